@@ -1,0 +1,588 @@
+"""What the two estimators share: parameters, validation, the training loops.
+
+The estimators are thin. They validate input, encode targets, build a
+:class:`~skscratch.core.network.Network`, and run an epoch loop around the
+core's ``loss_and_gradient`` and optimizer ``step``. The arithmetic is in
+:mod:`skscratch.core`.
+
+The loop follows scikit-learn's MLP step by step (same random draws in the
+same order, same stopping rules, same messages) so that swapping the import
+changes nothing but speed.
+"""
+
+import copy
+import math
+import warnings
+from abc import ABC, abstractmethod
+from numbers import Integral, Real
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.base import BaseEstimator
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import train_test_split
+from sklearn.utils import check_array, check_random_state
+from sklearn.utils._param_validation import Interval, Options, StrOptions
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from .core import build_mlp, make_optimizer, minimize_lbfgs
+from .core.initializers import glorot_factor
+
+_STOCHASTIC_SOLVERS = ("sgd", "adam")
+
+
+class _BaseScratchMLP(BaseEstimator, ABC):
+    """Base class of :class:`ScratchMLPClassifier` and
+    :class:`ScratchMLPRegressor`; not for direct use."""
+
+    _parameter_constraints: dict = {
+        "hidden_layer_sizes": [
+            "array-like",
+            Interval(Integral, 1, None, closed="left"),
+        ],
+        "activation": [StrOptions({"identity", "logistic", "tanh", "relu"})],
+        "solver": [StrOptions({"lbfgs", "sgd", "adam"})],
+        "alpha": [Interval(Real, 0, None, closed="left")],
+        "batch_size": [
+            StrOptions({"auto"}),
+            Interval(Integral, 1, None, closed="left"),
+        ],
+        "learning_rate": [StrOptions({"constant", "invscaling", "adaptive"})],
+        "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
+        "power_t": [Interval(Real, 0, None, closed="left")],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "shuffle": ["boolean"],
+        "random_state": ["random_state"],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "verbose": ["verbose"],
+        "warm_start": ["boolean"],
+        "momentum": [Interval(Real, 0, 1, closed="both")],
+        "nesterovs_momentum": ["boolean"],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="left")],
+        "beta_1": [Interval(Real, 0, 1, closed="left")],
+        "beta_2": [Interval(Real, 0, 1, closed="left")],
+        "epsilon": [Interval(Real, 0, None, closed="neither")],
+        "n_iter_no_change": [
+            Interval(Integral, 1, None, closed="left"),
+            Options(Real, {np.inf}),
+        ],
+        "max_fun": [Interval(Integral, 1, None, closed="left")],
+    }
+
+    # -- hooks of the two estimators ---------------------------------------
+
+    @abstractmethod
+    def _validate_input(self, X, y, incremental, reset, classes=None):
+        """Validate ``X`` and encode ``y``.
+
+        Returns ``X`` (float32 or float64, dense or CSR) and ``Y``, a 2-D
+        float array of the same dtype, as the loss expects it.
+        """
+
+    @abstractmethod
+    def _loss_name(self):
+        """Name of the core loss to train with."""
+
+    @abstractmethod
+    def _decode_targets(self, Y):
+        """Turn encoded targets back into what ``score`` compares with."""
+
+    @abstractmethod
+    def _score_function(self):
+        """``metric(y_true, y_pred, sample_weight=None)`` for early stopping."""
+
+    # -- fitting -----------------------------------------------------------
+
+    def _fit(self, X, y, sample_weight=None, incremental=False, classes=None):
+        """Fit, or continue fitting; on any error the estimator is left as
+        it was before the call."""
+        hidden_layer_sizes = _check_hidden_layer_sizes(self.hidden_layer_sizes)
+        first_pass = not hasattr(self, "coefs_") or (
+            not self.warm_start and not incremental
+        )
+        saved = self._snapshot()
+        try:
+            X, Y = self._validate_input(
+                X, y, incremental, reset=first_pass, classes=classes
+            )
+            sample_weight = _check_sample_weight(sample_weight, X)
+            layer_units = [X.shape[1], *hidden_layer_sizes, Y.shape[1]]
+            self._random_state = _check_random_state(self.random_state)
+            if first_pass:
+                self._initialize(Y, layer_units, X.dtype)
+            else:
+                self._check_continuation(layer_units)
+            network = self._network_for_training()
+            if self.solver in _STOCHASTIC_SOLVERS:
+                self._fit_stochastic(network, X, Y, sample_weight, incremental)
+            else:
+                self._fit_lbfgs(network, X, Y, sample_weight)
+            if not np.isfinite(network.params).all():
+                raise ValueError(_diverged_message(self))
+        except BaseException:
+            self._restore(saved)
+            raise
+        return self
+
+    def _initialize(self, Y, layer_units, dtype):
+        self.n_iter_ = 0
+        self.t_ = 0
+        self.n_outputs_ = Y.shape[1]
+        self.n_layers_ = len(layer_units)
+        self.out_activation_ = self._output_activation()
+        self._hidden_activation = self.activation
+        network = build_mlp(layer_units, self.activation, dtype=dtype)
+        network.initialize(self._random_state, factor=glorot_factor(self.activation))
+        self._bind(network)
+        self.__dict__.pop("_optimizer", None)
+        self.__dict__.pop("_best_params", None)
+        self.loss_curve_ = []
+        self._no_improvement_count = 0
+        if self.early_stopping and self.solver in _STOCHASTIC_SOLVERS:
+            self.validation_scores_ = []
+            self.best_validation_score_ = -np.inf
+            self.best_loss_ = None
+        else:
+            self.best_loss_ = np.inf
+            self.validation_scores_ = None
+            self.best_validation_score_ = None
+
+    def _check_continuation(self, layer_units):
+        fitted_units = [self.coefs_[0].shape[0]] + [c.shape[1] for c in self.coefs_]
+        if fitted_units != layer_units:
+            raise ValueError(
+                f"Cannot continue training: the fitted network has layer sizes "
+                f"{fitted_units} but this call needs {layer_units} (input, "
+                "hidden_layer_sizes, outputs). Fit from scratch with "
+                "warm_start=False, or keep hidden_layer_sizes and the data's "
+                "shape as they were."
+            )
+        self._hidden_activation = self.activation
+
+    def _fit_stochastic(self, network, X, Y, sample_weight, incremental):
+        params, grads = network.params, network.grads
+        if not incremental or not hasattr(self, "_optimizer"):
+            self._optimizer = self._make_optimizer(params)
+        if self.early_stopping and incremental:
+            raise ValueError("partial_fit does not support early_stopping=True")
+        early_stopping = self.early_stopping
+        if early_stopping:
+            if self.validation_scores_ is None:
+                # Early stopping switched on for a warm start: start its record.
+                self.validation_scores_ = []
+                self.best_validation_score_ = -np.inf
+            if not hasattr(self, "_best_params"):
+                self._best_params = params.copy()
+            X, Y, sample_weight, X_val, Y_val, sw_val = self._split_validation(
+                X, Y, sample_weight
+            )
+            y_val = self._decode_targets(Y_val)
+        else:
+            X_val = y_val = sw_val = None
+
+        n_samples = X.shape[0]
+        batch_size = self._batch_size(n_samples)
+        total_weight = n_samples if sample_weight is None else sample_weight.sum()
+        loss = self._loss_name()
+        batches = _BatchGatherer(X, Y, sample_weight, batch_size, self.shuffle)
+
+        try:
+            self.n_iter_ = 0
+            for _ in range(self.max_iter):
+                if self.shuffle:
+                    batches.shuffle(self._random_state)
+                accumulated_loss = 0.0
+                for Xb, Yb, swb in batches:
+                    batch_weight = Xb.shape[0] if swb is None else float(swb.sum())
+                    if batch_weight == 0:
+                        continue  # only zero-weight rows: nothing to learn
+                    batch_loss = network.loss_and_gradient(
+                        Xb, Yb, loss, alpha=self.alpha, sample_weight=swb
+                    )
+                    if not math.isfinite(batch_loss):
+                        raise ValueError(_diverged_message(self))
+                    accumulated_loss += batch_loss * batch_weight
+                    self._optimizer.step(params, grads)
+
+                self.n_iter_ += 1
+                self.loss_ = accumulated_loss / total_weight
+                self.t_ += n_samples
+                self.loss_curve_.append(self.loss_)
+                if self.verbose:
+                    print(f"Iteration {self.n_iter_}, loss = {self.loss_:.8f}")
+
+                self._update_no_improvement_count(
+                    early_stopping, network, X_val, y_val, sw_val
+                )
+                self._optimizer.iteration_ends(self.t_)
+
+                if self._no_improvement_count > self.n_iter_no_change:
+                    watched = "Validation score" if early_stopping else "Training loss"
+                    msg = (
+                        f"{watched} did not improve more than tol={self.tol:f} for "
+                        f"{self.n_iter_no_change} consecutive epochs."
+                    )
+                    if self._optimizer.reduce_on_plateau():
+                        if self.verbose:
+                            print(
+                                f"{msg} Setting learning rate to "
+                                f"{self._optimizer.learning_rate:f}"
+                            )
+                        self._no_improvement_count = 0
+                    else:
+                        if self.verbose:
+                            too_small = self.solver == "sgd" and (
+                                self.learning_rate == "adaptive"
+                            )
+                            print(
+                                msg
+                                + (" Learning rate too small." if too_small else "")
+                                + " Stopping."
+                            )
+                        break
+
+                if incremental:
+                    break
+
+                if self.n_iter_ == self.max_iter:
+                    warnings.warn(
+                        f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) "
+                        "reached and the optimization hasn't converged yet.",
+                        ConvergenceWarning,
+                    )
+        except KeyboardInterrupt:
+            warnings.warn("Training interrupted by user.")
+
+        if early_stopping:
+            params[...] = self._best_params
+        _warn_if_loss_exploded(self.loss_curve_[-self.n_iter_ :], self)
+
+    def _update_no_improvement_count(self, early_stopping, network, X, y, sw):
+        if early_stopping:
+            score = self._validation_score(network, X, y, sw)
+            self.validation_scores_.append(score)
+            if self.verbose:
+                print(f"Validation score: {score:f}")
+            if score < self.best_validation_score_ + self.tol:
+                self._no_improvement_count += 1
+            else:
+                self._no_improvement_count = 0
+            if score > self.best_validation_score_:
+                self.best_validation_score_ = score
+                self._best_params[...] = network.params
+        else:
+            last = self.loss_curve_[-1]
+            if last > self.best_loss_ - self.tol:
+                self._no_improvement_count += 1
+            else:
+                self._no_improvement_count = 0
+            if last < self.best_loss_:
+                self.best_loss_ = last
+
+    def _validation_score(self, network, X, y, sample_weight):
+        y_pred = self._outputs_to_predictions(network.predict(X, self.out_activation_))
+        if np.issubdtype(y_pred.dtype, np.floating) and not np.isfinite(y_pred).all():
+            return np.nan
+        return float(self._score_function()(y, y_pred, sample_weight=sample_weight))
+
+    def _fit_lbfgs(self, network, X, Y, sample_weight):
+        def on_iteration(iteration, value):
+            self.loss_curve_.append(value)
+            if self.verbose:
+                print(f"Iteration {iteration}, loss = {value:.8f}")
+
+        try:
+            result = minimize_lbfgs(
+                network,
+                X,
+                Y,
+                self._loss_name(),
+                alpha=self.alpha,
+                sample_weight=sample_weight,
+                max_iter=self.max_iter,
+                max_fun=self.max_fun,
+                tol=self.tol,
+                callback=on_iteration,
+            )
+        except KeyboardInterrupt:
+            warnings.warn("Training interrupted by user.")
+            return
+        if not math.isfinite(result.fun):
+            raise ValueError(_diverged_message(self))
+        if result.status != 0:
+            message = result.message
+            if isinstance(message, bytes):
+                message = message.decode("latin1")
+            warnings.warn(
+                f"lbfgs failed to converge after {result.nit} iteration(s) "
+                f"(status={result.status}): {message}.\n\nIncrease the number of "
+                "iterations (max_iter, max_fun) or scale the data, see "
+                "https://scikit-learn.org/stable/modules/preprocessing.html",
+                ConvergenceWarning,
+            )
+        self.n_iter_ = min(result.nit, self.max_iter)
+        self.loss_ = float(result.fun)
+        self.best_loss_ = min([*self.loss_curve_, self.loss_])
+
+    def _make_optimizer(self, params):
+        if self.solver == "sgd":
+            return make_optimizer(
+                "sgd",
+                params,
+                learning_rate_init=self.learning_rate_init,
+                lr_schedule=self.learning_rate,
+                momentum=self.momentum,
+                nesterov=self.nesterovs_momentum,
+                power_t=self.power_t,
+            )
+        return make_optimizer(
+            "adam",
+            params,
+            learning_rate_init=self.learning_rate_init,
+            beta_1=self.beta_1,
+            beta_2=self.beta_2,
+            epsilon=self.epsilon,
+        )
+
+    def _batch_size(self, n_samples):
+        if self.batch_size == "auto":
+            return min(200, n_samples)
+        if self.batch_size > n_samples:
+            warnings.warn(
+                "Got `batch_size` less than 1 or larger than sample size. It is "
+                "going to be clipped"
+            )
+        return int(np.clip(self.batch_size, 1, n_samples))
+
+    def _split_validation(self, X, Y, sample_weight):
+        """Hold out ``validation_fraction`` of the rows, stratified when the
+        targets allow it."""
+        n_samples = X.shape[0]
+        n_val = math.ceil(self.validation_fraction * n_samples)
+        if self.validation_fraction == 0 or n_val < 2 or n_samples - n_val < 1:
+            raise ValueError(
+                "The validation set is too small. Increase 'validation_fraction' "
+                "or the size of your dataset."
+            )
+        groups = self._stratification_groups(Y)
+        if groups is not None:
+            _, counts = np.unique(groups, return_counts=True)
+            n_groups = counts.size
+            if counts.min() < 2 or n_val < n_groups or n_samples - n_val < n_groups:
+                groups = None
+        train, val = train_test_split(
+            np.arange(n_samples),
+            random_state=self._random_state,
+            test_size=self.validation_fraction,
+            stratify=groups,
+        )
+        sw_train = sw_val = None
+        if sample_weight is not None:
+            sw_train, sw_val = sample_weight[train], sample_weight[val]
+        return X[train], Y[train], sw_train, X[val], Y[val], sw_val
+
+    def _stratification_groups(self, Y):
+        """Labels to stratify the validation split on, or None."""
+        return None
+
+    # -- the network behind coefs_ / intercepts_ ------------------------------
+
+    def _bind(self, network):
+        """Make ``coefs_``/``intercepts_`` the views into ``network``."""
+        self._network = network
+        self.coefs_ = network.coefs
+        self.intercepts_ = network.intercepts
+
+    def _network_for_training(self):
+        """The network holding ``coefs_``; rebuilt if the user replaced them
+        or the hidden activation changed."""
+        network = self.__dict__.get("_network")
+        if (
+            network is None
+            or network.hidden_activation != self._hidden_activation
+            or not network.is_bound_to(self.coefs_, self.intercepts_)
+        ):
+            units = [self.coefs_[0].shape[0]] + [c.shape[1] for c in self.coefs_]
+            network = build_mlp(
+                units, self._hidden_activation, dtype=self.coefs_[0].dtype
+            )
+            network.set_parameters(self.coefs_, self.intercepts_)
+            self._bind(network)
+        return network
+
+    def _forward(self, X, check_input=True):
+        """Network output (output activation applied) for ``X``."""
+        check_is_fitted(self)
+        dtype = self.coefs_[0].dtype
+        if check_input:
+            X = validate_data(self, X, accept_sparse="csr", dtype=dtype, reset=False)
+        elif X.dtype != dtype:
+            X = X.astype(dtype)
+        return self._network_for_training().predict(X, self.out_activation_)
+
+    # -- keeping a failed fit from leaving a broken model -------------------
+
+    def _snapshot(self):
+        params = set(self._get_param_names())
+        return {
+            key: copy.deepcopy(value)
+            for key, value in self.__dict__.items()
+            if key not in params and key != "_network"
+        }
+
+    def _restore(self, saved):
+        params = {key: getattr(self, key) for key in self._get_param_names()}
+        self.__dict__.clear()
+        self.__dict__.update(params)
+        self.__dict__.update(saved)
+        if "coefs_" in saved:
+            self._network_for_training()
+
+    # -- pickling: the network is rebuilt, never stored twice --------------
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        if state is self.__dict__:
+            state = state.copy()
+        state.pop("_network", None)
+        return state
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        if "coefs_" in self.__dict__ and "_hidden_activation" in self.__dict__:
+            self._network_for_training()
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags
+
+
+class _BatchGatherer:
+    """Yields the mini-batches of an epoch as ``(X, Y, sample_weight)``.
+
+    Rows are visited in the order of ``sample_idx``, which :meth:`shuffle`
+    permutes the way scikit-learn does (same draws, so the same order for the
+    same seed). Dense rows are gathered with ``np.take`` into buffers
+    allocated once, so a batch costs one copy and no allocation; without
+    shuffling a batch is a plain slice (no copy at all).
+    """
+
+    def __init__(self, X, Y, sample_weight, batch_size, shuffle):
+        self.X, self.Y, self.sw = X, Y, sample_weight
+        self.batch_size = batch_size
+        n = X.shape[0]
+        self.sample_idx = np.arange(n)
+        self.gather = shuffle
+        if shuffle and not sp.issparse(X):
+            self._X_buf = np.empty((batch_size, X.shape[1]), dtype=X.dtype)
+        self._Y_buf = np.empty((batch_size, Y.shape[1]), dtype=Y.dtype)
+        if sample_weight is not None:
+            self._sw_buf = np.empty(batch_size, dtype=sample_weight.dtype)
+
+    def shuffle(self, random_state):
+        order = np.arange(self.sample_idx.size)
+        random_state.shuffle(order)
+        self.sample_idx = self.sample_idx[order]
+
+    def __iter__(self):
+        n, bs = self.sample_idx.size, self.batch_size
+        for start in range(0, n, bs):
+            stop = min(start + bs, n)
+            if not self.gather:
+                sw = None if self.sw is None else self.sw[start:stop]
+                yield self.X[start:stop], self.Y[start:stop], sw
+                continue
+            idx = self.sample_idx[start:stop]
+            m = stop - start
+            if sp.issparse(self.X):
+                Xb = self.X[idx]
+            else:
+                Xb = np.take(self.X, idx, axis=0, out=self._X_buf[:m], mode="clip")
+            Yb = np.take(self.Y, idx, axis=0, out=self._Y_buf[:m], mode="clip")
+            sw = None
+            if self.sw is not None:
+                sw = np.take(self.sw, idx, out=self._sw_buf[:m], mode="clip")
+            yield Xb, Yb, sw
+
+
+def _check_hidden_layer_sizes(hidden_layer_sizes):
+    sizes = hidden_layer_sizes
+    if not hasattr(sizes, "__iter__"):
+        sizes = [sizes]
+    sizes = list(sizes)
+    for size in sizes:
+        if not isinstance(size, Integral | np.integer) or isinstance(size, bool):
+            raise ValueError(
+                f"hidden_layer_sizes must contain integers, got {hidden_layer_sizes!r}."
+            )
+    if any(size <= 0 for size in sizes):
+        raise ValueError(f"hidden_layer_sizes must be > 0, got {sizes}.")
+    return [int(size) for size in sizes]
+
+
+def _check_random_state(random_state):
+    # scikit-learn maps None to NumPy's global generator; we never touch it and
+    # draw from a fresh, OS-seeded one instead.
+    if random_state is None:
+        return np.random.RandomState()
+    return check_random_state(random_state)
+
+
+def _check_sample_weight(sample_weight, X):
+    """Validate sample weights: 1-D, one per row, finite, non-negative, not
+    all zero. Returned in X's dtype."""
+    if sample_weight is None:
+        return None
+    n_samples = X.shape[0]
+    if isinstance(sample_weight, Real):
+        sample_weight = np.full(n_samples, sample_weight, dtype=X.dtype)
+    sample_weight = check_array(
+        sample_weight,
+        ensure_2d=False,
+        dtype=X.dtype,
+        input_name="sample_weight",
+    )
+    if sample_weight.ndim != 1:
+        raise ValueError(
+            f"Sample weights must be 1D array or scalar, got shape "
+            f"{sample_weight.shape}."
+        )
+    if sample_weight.shape[0] != n_samples:
+        raise ValueError(
+            f"sample_weight.shape == {sample_weight.shape}, expected ({n_samples},)!"
+        )
+    if (sample_weight < 0).any():
+        raise ValueError("Negative values in data passed to `sample_weight`.")
+    if not sample_weight.any():
+        raise ValueError(
+            "Sample weights are all zero: at least one sample needs a positive "
+            "weight to fit on."
+        )
+    return sample_weight
+
+
+def _warn_if_loss_exploded(curve, estimator):
+    """A finite but exploding loss is divergence too: say so."""
+    if len(curve) >= 2 and curve[-1] > 10 * curve[0] + 1e-12:
+        warnings.warn(
+            f"The training loss grew from {curve[0]:.4g} (first epoch of this fit) "
+            f"to {curve[-1]:.4g}: the optimisation is diverging. Lower "
+            f"learning_rate_init (now {estimator.learning_rate_init}) or scale "
+            "the input data (e.g. with StandardScaler).",
+            ConvergenceWarning,
+        )
+
+
+def _diverged_message(estimator):
+    advice = "scale the input data (e.g. with StandardScaler) or increase alpha"
+    if estimator.solver in _STOCHASTIC_SOLVERS:
+        advice = (
+            f"lower learning_rate_init (now {estimator.learning_rate_init}), " + advice
+        )
+    return (
+        "The training diverged: the loss or the weights became non-finite "
+        f"(inf or NaN). Try to {advice}. The estimator was left as it was "
+        "before this call."
+    )

@@ -1,0 +1,403 @@
+"""ScratchMLPClassifier: a drop-in for sklearn.neural_network.MLPClassifier."""
+
+import numpy as np
+from sklearn.base import ClassifierMixin, _fit_context
+from sklearn.metrics import accuracy_score
+from sklearn.preprocessing import LabelBinarizer
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.multiclass import check_classification_targets, unique_labels
+from sklearn.utils.validation import column_or_1d, validate_data
+
+from ._base import _STOCHASTIC_SOLVERS, _BaseScratchMLP
+
+
+class ScratchMLPClassifier(ClassifierMixin, _BaseScratchMLP):
+    """Multi-layer perceptron classifier trained by backpropagation.
+
+    Same parameters, defaults, attributes and behaviour as scikit-learn's
+    :class:`~sklearn.neural_network.MLPClassifier`; the network underneath is
+    :mod:`skscratch.core`. It minimises the log-loss: softmax cross-entropy
+    for multiclass targets, logistic cross-entropy for binary and multilabel
+    (indicator matrix) targets.
+
+    Parameters
+    ----------
+    hidden_layer_sizes : array-like of shape (n_layers - 2,), default=(100,)
+        Number of units of each hidden layer.
+    activation : {'identity', 'logistic', 'tanh', 'relu'}, default='relu'
+        Activation function of the hidden layers.
+    solver : {'lbfgs', 'sgd', 'adam'}, default='adam'
+        - ``'lbfgs'``: full-batch quasi-Newton optimisation (scipy's
+          L-BFGS-B); often best on small data sets.
+        - ``'sgd'``: mini-batch stochastic gradient descent with momentum.
+        - ``'adam'``: mini-batch Adam.
+    alpha : float, default=0.0001
+        Strength of the L2 penalty, divided by the (weighted) number of
+        samples when added to the loss.
+    batch_size : int or 'auto', default='auto'
+        Mini-batch size of the stochastic solvers; ``'auto'`` is
+        ``min(200, n_samples)``. Ignored by ``'lbfgs'``.
+    learning_rate : {'constant', 'invscaling', 'adaptive'}, default='constant'
+        Learning rate schedule of ``solver='sgd'``:
+
+        - ``'constant'``: ``learning_rate_init`` throughout;
+        - ``'invscaling'``: ``learning_rate_init / pow(t, power_t)`` with
+          ``t`` the number of samples seen;
+        - ``'adaptive'``: divided by 5 each time ``n_iter_no_change``
+          consecutive epochs fail to improve by ``tol``.
+    learning_rate_init : float, default=0.001
+        Initial step size of ``'sgd'`` and ``'adam'``.
+    power_t : float, default=0.5
+        Exponent of the ``'invscaling'`` schedule.
+    max_iter : int, default=200
+        Maximum number of epochs (stochastic solvers) or iterations
+        (``'lbfgs'``).
+    shuffle : bool, default=True
+        Shuffle the samples before every epoch (stochastic solvers).
+    random_state : int, RandomState instance or None, default=None
+        Seeds the weight initialisation, the shuffling and the validation
+        split. ``None`` draws from a fresh, OS-seeded generator (never from
+        NumPy's global one).
+    tol : float, default=1e-4
+        Tolerance of the stopping rule: training stops once the loss (or the
+        validation score) fails to improve by at least ``tol`` for
+        ``n_iter_no_change`` epochs; for ``'lbfgs'``, the gradient tolerance.
+    verbose : bool, default=False
+        Print the loss after every iteration, for every solver.
+    warm_start : bool, default=False
+        Start from the previous solution instead of a new random network.
+    momentum : float, default=0.9
+        Momentum of ``'sgd'``, between 0 and 1.
+    nesterovs_momentum : bool, default=True
+        Use Nesterov's momentum (``'sgd'`` with ``momentum > 0``).
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the training data (stratified
+        whenever the classes allow it, multiclass included) and stop when the
+        validation accuracy stops improving; the best weights are restored.
+    validation_fraction : float, default=0.1
+        Share of the training data held out for early stopping.
+    beta_1 : float, default=0.9
+        Decay of Adam's first moment estimate, in [0, 1).
+    beta_2 : float, default=0.999
+        Decay of Adam's second moment estimate, in [0, 1).
+    epsilon : float, default=1e-8
+        Adam's numerical stability constant.
+    n_iter_no_change : int, default=10
+        Number of epochs without improvement by ``tol`` before stopping.
+    max_fun : int, default=15000
+        Maximum number of loss evaluations of ``'lbfgs'``.
+
+    Attributes
+    ----------
+    classes_ : ndarray or list of ndarray of shape (n_classes,)
+        Class labels.
+    loss_ : float
+        Loss (with the penalty) at the end of training.
+    best_loss_ : float or None
+        Smallest loss reached; None with ``early_stopping``.
+    loss_curve_ : list of float
+        Loss after each epoch (after each iteration for ``'lbfgs'``).
+    validation_scores_ : list of float or None
+        Validation accuracy after each epoch with ``early_stopping``.
+    best_validation_score_ : float or None
+        Best validation accuracy with ``early_stopping``.
+    t_ : int
+        Number of training samples seen by the solver.
+    coefs_ : list of ndarray of shape (n_units_in, n_units_out)
+        Weight matrix of each layer.
+    intercepts_ : list of ndarray of shape (n_units_out,)
+        Bias vector of each layer.
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Feature names seen during fit, when X has string column names.
+    n_iter_ : int
+        Number of iterations the solver ran.
+    n_layers_ : int
+        Number of layers, input and output included.
+    n_outputs_ : int
+        Number of output units.
+    out_activation_ : str
+        Output activation: ``'softmax'`` (multiclass) or ``'logistic'``
+        (binary, multilabel).
+
+    See Also
+    --------
+    ScratchMLPRegressor : The regression counterpart.
+    sklearn.neural_network.MLPClassifier : The estimator this one replaces.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> from skscratch import ScratchMLPClassifier
+    >>> X, y = load_iris(return_X_y=True)
+    >>> clf = ScratchMLPClassifier(solver="lbfgs", random_state=0).fit(X, y)
+    >>> clf.predict_proba(X[:1]).shape
+    (1, 3)
+    >>> bool(clf.score(X, y) > 0.95)
+    True
+    """
+
+    def __init__(
+        self,
+        hidden_layer_sizes=(100,),
+        activation="relu",
+        *,
+        solver="adam",
+        alpha=0.0001,
+        batch_size="auto",
+        learning_rate="constant",
+        learning_rate_init=0.001,
+        power_t=0.5,
+        max_iter=200,
+        shuffle=True,
+        random_state=None,
+        tol=1e-4,
+        verbose=False,
+        warm_start=False,
+        momentum=0.9,
+        nesterovs_momentum=True,
+        early_stopping=False,
+        validation_fraction=0.1,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-8,
+        n_iter_no_change=10,
+        max_fun=15000,
+    ):
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.solver = solver
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.learning_rate_init = learning_rate_init
+        self.power_t = power_t
+        self.max_iter = max_iter
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.tol = tol
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.n_iter_no_change = n_iter_no_change
+        self.max_fun = max_fun
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None):
+        """Fit the model to ``X`` and ``y``.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training data; float32 data trains a float32 network.
+        y : array-like of shape (n_samples,) or (n_samples, n_classes)
+            Class labels, or a binary indicator matrix (multilabel).
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights; integer weights act like repeated rows.
+
+        Returns
+        -------
+        self : ScratchMLPClassifier
+        """
+        return self._fit(X, y, sample_weight=sample_weight, incremental=False)
+
+    @available_if(lambda est: est.solver in _STOCHASTIC_SOLVERS)
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y, sample_weight=None, classes=None):
+        """Update the model with one epoch over the given data.
+
+        Only available for the stochastic solvers (``'sgd'``, ``'adam'``).
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_classes)
+        sample_weight : array-like of shape (n_samples,), default=None
+        classes : array-like of shape (n_classes,), default=None
+            Every class that will ever appear. Required on the first call for
+            class labels; for a multilabel indicator matrix it may be omitted
+            (the labels are its columns).
+
+        Returns
+        -------
+        self : ScratchMLPClassifier
+        """
+        return self._fit(
+            X, y, sample_weight=sample_weight, incremental=True, classes=classes
+        )
+
+    def predict(self, X):
+        """Predict class labels.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples,) or (n_samples, n_classes)
+            Predicted labels (an indicator matrix for multilabel models).
+        """
+        return self._outputs_to_predictions(self._forward(X))
+
+    def predict_proba(self, X):
+        """Probability estimates.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+            Columns in the order of ``classes_``. For multilabel models, the
+            probability of each label independently.
+        """
+        proba = self._forward(X)
+        if self.out_activation_ == "logistic":
+            # The logistic function rounds to exactly 0 or 1 far from the
+            # decision boundary; keep each label's probability strictly inside
+            # (0, 1) so that its log and its complement stay informative.
+            eps = np.finfo(proba.dtype).eps
+            np.clip(proba, eps, 1 - eps, out=proba)
+        if self.n_outputs_ == 1:
+            p = proba[:, 0]
+            return np.column_stack([1 - p, p])
+        return proba
+
+    def predict_log_proba(self, X):
+        """Logarithm of :meth:`predict_proba`.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        log_proba : ndarray of shape (n_samples, n_classes)
+        """
+        proba = self.predict_proba(X)
+        with np.errstate(divide="ignore"):
+            return np.log(proba, out=proba)
+
+    # -- hooks ----------------------------------------------------------------
+
+    def _validate_input(self, X, y, incremental, reset, classes=None):
+        dtype = (np.float64, np.float32) if reset else self.coefs_[0].dtype
+        X, y = validate_data(
+            self,
+            X,
+            y,
+            accept_sparse="csr",
+            multi_output=True,
+            dtype=dtype,
+            reset=reset,
+        )
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = column_or_1d(y, warn=True)
+        check_classification_targets(y)
+
+        if incremental and not hasattr(self, "classes_"):
+            self._set_classes(y, classes, from_partial_fit=True)
+        elif not hasattr(self, "classes_") or (not self.warm_start and not incremental):
+            self._set_classes(y, None)
+        else:
+            self._check_classes_compatible(y, classes, incremental)
+        Y = self._label_binarizer.transform(y).astype(X.dtype, copy=False)
+        return X, Y
+
+    def _set_classes(self, y, classes, from_partial_fit=False):
+        binarizer = LabelBinarizer()
+        multilabel = y.ndim == 2
+        if multilabel:
+            binarizer.fit(y)
+            if classes is not None and not np.array_equal(
+                np.asarray(classes), binarizer.classes_
+            ):
+                raise ValueError(
+                    f"For a multilabel indicator y, `classes` must be "
+                    f"{binarizer.classes_.tolist()} (the column indices), got "
+                    f"{np.asarray(classes).tolist()}."
+                )
+        elif from_partial_fit:
+            if classes is None:
+                raise ValueError(
+                    "classes must be passed on the first call to partial_fit."
+                )
+            binarizer.fit(classes)
+            self._check_known_labels(y, binarizer.classes_)
+        else:
+            binarizer.fit(y)
+        self._label_binarizer = binarizer
+        self.classes_ = binarizer.classes_
+
+    def _check_classes_compatible(self, y, classes, incremental):
+        if (
+            classes is not None
+            and incremental
+            and not np.array_equal(unique_labels(classes), self.classes_)
+        ):
+            raise ValueError(
+                f"`classes={np.asarray(classes)!r}` is not the same as on the "
+                f"last call to partial_fit, was: {self.classes_!r}"
+            )
+        labels = unique_labels(y)
+        if self.warm_start and not incremental:
+            if set(labels) != set(self.classes_):
+                raise ValueError(
+                    "warm_start can only be used where `y` has the same classes as "
+                    f"in the previous call to fit. Previously got {self.classes_}, "
+                    f"`y` has {labels}"
+                )
+        else:
+            self._check_known_labels(y, self.classes_)
+
+    @staticmethod
+    def _check_known_labels(y, classes):
+        labels = unique_labels(y)
+        if len(np.setdiff1d(labels, classes, assume_unique=True)):
+            raise ValueError(
+                f"`y` has classes not in `self.classes_`. `self.classes_` has "
+                f"{classes}. 'y' has {labels}."
+            )
+
+    def _loss_name(self):
+        return "log_loss" if self.out_activation_ == "softmax" else "binary_log_loss"
+
+    def _output_activation(self):
+        if self._label_binarizer.y_type_ == "multiclass":
+            return "softmax"
+        return "logistic"
+
+    def _outputs_to_predictions(self, outputs):
+        if self.n_outputs_ == 1:
+            outputs = outputs.ravel()
+        return self._label_binarizer.inverse_transform(outputs)
+
+    def _decode_targets(self, Y):
+        return self._label_binarizer.inverse_transform(
+            Y.ravel() if self.n_outputs_ == 1 else Y
+        )
+
+    def _score_function(self):
+        return accuracy_score
+
+    def _stratification_groups(self, Y):
+        if Y.shape[1] == 1:
+            return Y[:, 0]
+        if self.out_activation_ == "softmax":
+            return Y.argmax(axis=1)
+        # Multilabel: each distinct combination of labels is a group.
+        return np.unique(Y, axis=0, return_inverse=True)[1].ravel()
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_label = True
+        return tags

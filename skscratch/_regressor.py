@@ -1,0 +1,282 @@
+"""ScratchMLPRegressor: a drop-in for sklearn.neural_network.MLPRegressor."""
+
+import numpy as np
+from sklearn.base import RegressorMixin, _fit_context
+from sklearn.metrics import r2_score
+from sklearn.utils._param_validation import StrOptions
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.validation import column_or_1d, validate_data
+
+from ._base import _STOCHASTIC_SOLVERS, _BaseScratchMLP
+
+
+class ScratchMLPRegressor(RegressorMixin, _BaseScratchMLP):
+    """Multi-layer perceptron regressor trained by backpropagation.
+
+    Same parameters, defaults, attributes and behaviour as scikit-learn's
+    :class:`~sklearn.neural_network.MLPRegressor`; the network underneath is
+    :mod:`skscratch.core`. Single- and multi-output targets.
+
+    Parameters
+    ----------
+    loss : {'squared_error', 'poisson'}, default='squared_error'
+        - ``'squared_error'``: half the squared error, averaged over outputs,
+          with an identity output layer.
+        - ``'poisson'``: half the Poisson deviance with an exponential output
+          layer (a log link), for counts and rates; needs ``y >= 0``.
+    hidden_layer_sizes : array-like of shape (n_layers - 2,), default=(100,)
+        Number of units of each hidden layer.
+    activation : {'identity', 'logistic', 'tanh', 'relu'}, default='relu'
+        Activation function of the hidden layers.
+    solver : {'lbfgs', 'sgd', 'adam'}, default='adam'
+        Optimiser; see :class:`ScratchMLPClassifier`.
+    alpha : float, default=0.0001
+        Strength of the L2 penalty.
+    batch_size : int or 'auto', default='auto'
+        Mini-batch size; ``'auto'`` is ``min(200, n_samples)``.
+    learning_rate : {'constant', 'invscaling', 'adaptive'}, default='constant'
+        Learning rate schedule of ``solver='sgd'``.
+    learning_rate_init : float, default=0.001
+        Initial step size of ``'sgd'`` and ``'adam'``.
+    power_t : float, default=0.5
+        Exponent of the ``'invscaling'`` schedule.
+    max_iter : int, default=200
+        Maximum number of epochs (stochastic solvers) or iterations
+        (``'lbfgs'``).
+    shuffle : bool, default=True
+        Shuffle the samples before every epoch.
+    random_state : int, RandomState instance or None, default=None
+        Seeds initialisation, shuffling and the validation split; ``None``
+        uses a fresh OS-seeded generator.
+    tol : float, default=1e-4
+        Tolerance of the stopping rule.
+    verbose : bool, default=False
+        Print the loss after every iteration, for every solver.
+    warm_start : bool, default=False
+        Start from the previous solution.
+    momentum : float, default=0.9
+        Momentum of ``'sgd'``.
+    nesterovs_momentum : bool, default=True
+        Use Nesterov's momentum.
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the data and stop when the
+        validation R^2 stops improving; the best weights are restored.
+    validation_fraction : float, default=0.1
+        Share of the training data held out for early stopping.
+    beta_1 : float, default=0.9
+        Decay of Adam's first moment estimate.
+    beta_2 : float, default=0.999
+        Decay of Adam's second moment estimate.
+    epsilon : float, default=1e-8
+        Adam's numerical stability constant.
+    n_iter_no_change : int, default=10
+        Number of epochs without improvement by ``tol`` before stopping.
+    max_fun : int, default=15000
+        Maximum number of loss evaluations of ``'lbfgs'``.
+
+    Attributes
+    ----------
+    loss_ : float
+        Loss (with the penalty) at the end of training.
+    best_loss_ : float or None
+        Smallest loss reached; None with ``early_stopping``.
+    loss_curve_ : list of float
+        Loss after each epoch (each iteration for ``'lbfgs'``).
+    validation_scores_ : list of float or None
+        Validation R^2 after each epoch with ``early_stopping``.
+    best_validation_score_ : float or None
+        Best validation R^2 with ``early_stopping``.
+    t_ : int
+        Number of training samples seen by the solver.
+    coefs_ : list of ndarray of shape (n_units_in, n_units_out)
+        Weight matrix of each layer.
+    intercepts_ : list of ndarray of shape (n_units_out,)
+        Bias vector of each layer.
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Feature names seen during fit, when X has string column names.
+    n_iter_ : int
+        Number of iterations the solver ran.
+    n_layers_ : int
+        Number of layers, input and output included.
+    n_outputs_ : int
+        Number of outputs.
+    out_activation_ : str
+        ``'identity'`` (squared error) or ``'exp'`` (Poisson).
+
+    Notes
+    -----
+    With several outputs, the squared error is averaged over them, and the
+    gradient is that of this average. scikit-learn's gradient is n_outputs
+    times too large there (its issue #8349), which misleads L-BFGS; this one
+    matches the reported loss.
+
+    See Also
+    --------
+    ScratchMLPClassifier : The classification counterpart.
+    sklearn.neural_network.MLPRegressor : The estimator this one replaces.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import make_regression
+    >>> from skscratch import ScratchMLPRegressor
+    >>> X, y = make_regression(n_samples=200, n_features=5, noise=1, random_state=0)
+    >>> reg = ScratchMLPRegressor(solver="lbfgs", max_iter=500, random_state=0)
+    >>> bool(reg.fit(X, y).score(X, y) > 0.99)
+    True
+    """
+
+    _parameter_constraints: dict = {
+        **_BaseScratchMLP._parameter_constraints,
+        "loss": [StrOptions({"squared_error", "poisson"})],
+    }
+
+    def __init__(
+        self,
+        loss="squared_error",
+        hidden_layer_sizes=(100,),
+        activation="relu",
+        *,
+        solver="adam",
+        alpha=0.0001,
+        batch_size="auto",
+        learning_rate="constant",
+        learning_rate_init=0.001,
+        power_t=0.5,
+        max_iter=200,
+        shuffle=True,
+        random_state=None,
+        tol=1e-4,
+        verbose=False,
+        warm_start=False,
+        momentum=0.9,
+        nesterovs_momentum=True,
+        early_stopping=False,
+        validation_fraction=0.1,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-8,
+        n_iter_no_change=10,
+        max_fun=15000,
+    ):
+        self.loss = loss
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.solver = solver
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.learning_rate_init = learning_rate_init
+        self.power_t = power_t
+        self.max_iter = max_iter
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.tol = tol
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.n_iter_no_change = n_iter_no_change
+        self.max_fun = max_fun
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None):
+        """Fit the model to ``X`` and ``y``.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training data; float32 data trains a float32 network.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            Target values (non-negative for ``loss='poisson'``).
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights; integer weights act like repeated rows.
+
+        Returns
+        -------
+        self : ScratchMLPRegressor
+        """
+        return self._fit(X, y, sample_weight=sample_weight, incremental=False)
+
+    @available_if(lambda est: est.solver in _STOCHASTIC_SOLVERS)
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y, sample_weight=None):
+        """Update the model with one epoch over the given data.
+
+        Only available for the stochastic solvers (``'sgd'``, ``'adam'``).
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        self : ScratchMLPRegressor
+        """
+        return self._fit(X, y, sample_weight=sample_weight, incremental=True)
+
+    def predict(self, X):
+        """Predict target values.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
+        """
+        return self._outputs_to_predictions(self._forward(X))
+
+    # -- hooks ----------------------------------------------------------------
+
+    def _validate_input(self, X, y, incremental, reset, classes=None):
+        dtype = (np.float64, np.float32) if reset else self.coefs_[0].dtype
+        X, y = validate_data(
+            self,
+            X,
+            y,
+            accept_sparse="csr",
+            multi_output=True,
+            y_numeric=True,
+            dtype=dtype,
+            reset=reset,
+        )
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = column_or_1d(y, warn=True)
+        if self.loss == "poisson" and (y < 0).any():
+            raise ValueError(
+                "Some value(s) of y are negative, which is not allowed for "
+                "loss='poisson': it models counts or rates, y >= 0."
+            )
+        Y = y.reshape(y.shape[0], -1).astype(X.dtype, copy=False)
+        return X, Y
+
+    def _loss_name(self):
+        return self.loss
+
+    def _output_activation(self):
+        return "exp" if self.loss == "poisson" else "identity"
+
+    def _outputs_to_predictions(self, outputs):
+        return outputs.ravel() if outputs.shape[1] == 1 else outputs
+
+    def _decode_targets(self, Y):
+        return self._outputs_to_predictions(Y)
+
+    def _score_function(self):
+        return r2_score
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        tags.target_tags.positive_only = self.loss == "poisson"
+        return tags

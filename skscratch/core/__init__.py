@@ -1,0 +1,62 @@
+"""skscratch's numerical core: backpropagation in NumPy.
+
+This package knows nothing of scikit-learn. It is what the estimators run on,
+and it is meant to be read and used directly:
+
+- :mod:`~skscratch.core.activations`: activation functions beside their
+  derivatives;
+- :mod:`~skscratch.core.losses`: losses paired with their output activation;
+- :mod:`~skscratch.core.layers`: the dense layer and the activation layer,
+  each with ``forward`` and ``backward``;
+- :mod:`~skscratch.core.network`: layers stacked over one flat parameter
+  vector, the objective and its gradient;
+- :mod:`~skscratch.core.initializers`: Glorot initialisation;
+- :mod:`~skscratch.core.optimizers`: SGD with momentum, Adam;
+- :mod:`~skscratch.core.lbfgs`: full-batch L-BFGS through scipy;
+- :mod:`~skscratch.core.gradcheck`: finite-difference gradient checks.
+
+Example
+-------
+>>> import numpy as np
+>>> from skscratch.core import ActivationLayer, Dense, Network, check_gradients
+>>> rng = np.random.default_rng(0)
+>>> net = Network([Dense(4, 8), ActivationLayer("tanh"), Dense(8, 3)])
+>>> net.initialize(rng)
+>>> X = rng.normal(size=(5, 4))
+>>> Y = np.eye(3)[[0, 1, 2, 0, 1]]
+>>> loss = net.loss_and_gradient(X, Y, "log_loss")
+>>> check_gradients(net, X, Y, "log_loss").max_rel_error < 1e-6
+True
+"""
+
+from .activations import ACTIVATIONS, Activation, get_activation
+from .gradcheck import GradientCheck, check_gradients
+from .initializers import glorot_uniform
+from .layers import ActivationLayer, Dense, Layer
+from .lbfgs import minimize_lbfgs
+from .losses import LOSSES, Loss, get_loss
+from .network import Network, build_mlp
+from .optimizers import SGD, Adam, LearningRateSchedule, Optimizer, make_optimizer
+
+__all__ = [
+    "ACTIVATIONS",
+    "LOSSES",
+    "SGD",
+    "Activation",
+    "ActivationLayer",
+    "Adam",
+    "Dense",
+    "GradientCheck",
+    "Layer",
+    "LearningRateSchedule",
+    "Loss",
+    "Network",
+    "Optimizer",
+    "build_mlp",
+    "check_gradients",
+    "get_activation",
+    "get_loss",
+    "glorot_uniform",
+    "make_optimizer",
+    "minimize_lbfgs",
+]

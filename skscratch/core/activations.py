@@ -1,0 +1,217 @@
+"""Activation functions, each written beside its derivative.
+
+An activation ``f`` is applied element-wise (softmax row-wise) to the
+pre-activation ``Z`` of a layer, giving its output ``A = f(Z)``.
+
+Backpropagation through an activation is the chain rule with a diagonal
+Jacobian: ``dL/dZ = dL/dA * f'(Z)``, an element-wise product. Softmax is the
+exception, its Jacobian is a full matrix per sample, handled in
+:class:`Softmax`.
+
+Every function works **in place** when asked to: the forward pass overwrites
+the pre-activation buffer with the output, and the backward pass multiplies the
+incoming gradient buffer by the derivative. That is why most derivatives here
+are written in terms of the *output* ``A`` rather than the input ``Z``: once
+the forward pass has overwritten ``Z``, ``A`` is all that is left, and for
+these functions it is all that is needed (``relu'(z) = [a > 0]``,
+``logistic'(z) = a (1 - a)``, ``tanh'(z) = 1 - a^2``).
+
+Classes
+-------
+Each activation is a small stateless object with
+
+``forward(z, out)``
+    write ``f(z)`` into ``out`` (``out`` may be ``z`` itself) and return it;
+``backward(grad, a, z=None)``
+    multiply ``grad`` in place by ``f'(z)``, given the output ``a`` (and the
+    input ``z`` for activations whose ``needs_input`` is True), return it.
+"""
+
+import numpy as np
+from scipy.special import expit
+
+
+class Activation:
+    """Base class of the element-wise activation functions.
+
+    Attributes
+    ----------
+    name : str
+        The name used for this activation in the estimators' ``activation``
+        parameter (and ``out_activation_``).
+    needs_input : bool
+        True when the derivative needs the pre-activation ``z``. The layer that
+        runs this activation then keeps ``z`` instead of overwriting it.
+    """
+
+    name = "activation"
+    needs_input = False
+
+    def forward(self, z, out):
+        """Compute ``f(z)``.
+
+        Parameters
+        ----------
+        z : ndarray of shape (n_samples, n_units)
+            Pre-activation values.
+        out : ndarray of shape (n_samples, n_units)
+            Where to write the result; may be ``z`` itself.
+
+        Returns
+        -------
+        out : ndarray of shape (n_samples, n_units)
+        """
+        raise NotImplementedError
+
+    def backward(self, grad, a, z=None):
+        """Multiply ``grad`` in place by the derivative ``f'(z)``.
+
+        Parameters
+        ----------
+        grad : ndarray of shape (n_samples, n_units)
+            Gradient of the loss with respect to the output ``a``; overwritten
+            with the gradient with respect to ``z``.
+        a : ndarray of shape (n_samples, n_units)
+            Output of :meth:`forward`.
+        z : ndarray of shape (n_samples, n_units), optional
+            Input of :meth:`forward`; only read when ``needs_input``.
+
+        Returns
+        -------
+        grad : ndarray of shape (n_samples, n_units)
+        """
+        raise NotImplementedError
+
+    def __repr__(self):
+        return f"{type(self).__name__}()"
+
+
+class Identity(Activation):
+    """``f(z) = z`` and ``f'(z) = 1``: nothing to do in either direction."""
+
+    name = "identity"
+
+    def forward(self, z, out):
+        if out is not z:
+            np.copyto(out, z)
+        return out
+
+    def backward(self, grad, a, z=None):
+        return grad
+
+
+class Logistic(Activation):
+    """``f(z) = 1 / (1 + exp(-z))`` and ``f'(z) = a (1 - a)``."""
+
+    name = "logistic"
+
+    def forward(self, z, out):
+        # scipy's expit never overflows, unlike a literal 1 / (1 + exp(-z)).
+        return expit(z, out=out)
+
+    def backward(self, grad, a, z=None):
+        grad *= a
+        grad *= 1 - a
+        return grad
+
+
+class Tanh(Activation):
+    """``f(z) = tanh(z)`` and ``f'(z) = 1 - a^2``."""
+
+    name = "tanh"
+
+    def forward(self, z, out):
+        return np.tanh(z, out=out)
+
+    def backward(self, grad, a, z=None):
+        grad *= 1 - a * a
+        return grad
+
+
+class ReLU(Activation):
+    """``f(z) = max(z, 0)`` and ``f'(z) = 1 if z > 0 else 0``.
+
+    The derivative at exactly 0 is taken as 0, which is also what makes it
+    readable from the output: ``a > 0`` exactly when ``z > 0``.
+    """
+
+    name = "relu"
+
+    def forward(self, z, out):
+        return np.maximum(z, 0, out=out)
+
+    def backward(self, grad, a, z=None):
+        # Multiplying by the boolean mask is a single fused pass; boolean
+        # indexing (grad[a == 0] = 0) would gather and scatter instead.
+        np.multiply(grad, a > 0, out=grad)
+        return grad
+
+
+class Exp(Activation):
+    """``f(z) = exp(z)`` and ``f'(z) = a``; the inverse link of Poisson."""
+
+    name = "exp"
+
+    def forward(self, z, out):
+        return np.exp(z, out=out)
+
+    def backward(self, grad, a, z=None):
+        grad *= a
+        return grad
+
+
+class Softmax(Activation):
+    """Row-wise ``f(z)_k = exp(z_k) / sum_j exp(z_j)``.
+
+    Forward subtracts each row's maximum before exponentiating; softmax is
+    unchanged by that shift and the largest exponent becomes ``exp(0) = 1``,
+    so nothing overflows.
+
+    Backward multiplies by the Jacobian ``J = diag(a) - a a^T`` of each row.
+    ``J`` is symmetric, so ``J g = a * g - a (a . g) = a * (g - a . g)``: one
+    dot product per row instead of an ``n_units x n_units`` matrix. When
+    softmax feeds a cross-entropy loss, the two derivatives cancel into
+    ``a - y``; :class:`skscratch.core.losses.LogLoss` uses that shortcut.
+    """
+
+    name = "softmax"
+
+    def forward(self, z, out):
+        np.subtract(z, z.max(axis=1, keepdims=True), out=out)
+        np.exp(out, out=out)
+        out /= out.sum(axis=1, keepdims=True)
+        return out
+
+    def backward(self, grad, a, z=None):
+        row_dot = np.einsum("ij,ij->i", grad, a)
+        grad -= row_dot[:, np.newaxis]
+        grad *= a
+        return grad
+
+
+ACTIVATIONS = {
+    cls.name: cls() for cls in (Identity, Logistic, Tanh, ReLU, Exp, Softmax)
+}
+"""dict: every activation, keyed by the name the estimators' parameters use."""
+
+
+def get_activation(name):
+    """Return the activation called ``name``.
+
+    Parameters
+    ----------
+    name : str or Activation
+        A key of :data:`ACTIVATIONS`, or an :class:`Activation` (returned as is).
+
+    Returns
+    -------
+    activation : Activation
+    """
+    if isinstance(name, Activation):
+        return name
+    try:
+        return ACTIVATIONS[name]
+    except KeyError:
+        raise ValueError(
+            f"Unknown activation {name!r}; expected one of {sorted(ACTIVATIONS)}."
+        ) from None

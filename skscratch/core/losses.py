@@ -1,0 +1,205 @@
+"""Loss functions, each paired with the output activation that makes its
+gradient simple.
+
+A network's last dense layer produces raw scores ``Z``; the output activation
+turns them into predictions ``P = g(Z)`` and the loss compares ``P`` with the
+targets ``Y``. For the four pairs below, the derivative of the loss with
+respect to ``Z`` collapses to the prediction error ``P - Y`` (the loss is the
+negative log-likelihood of an exponential family and ``g`` its canonical
+inverse link), so backpropagation never needs the Jacobian of ``g``:
+
+=====================  ==================  =================================
+loss                   output activation   per-sample loss ``l_i``
+=====================  ==================  =================================
+``squared_error``      identity            ``1/2 * mean_k (p_ik - y_ik)^2``
+``log_loss``           softmax             ``- sum_k y_ik log p_ik``
+``binary_log_loss``    logistic            ``- sum_k [y log p + (1-y) log(1-p)]``
+``poisson``            exp                 ``sum_k [y log(y/p) - y + p]``
+=====================  ==================  =================================
+
+The squared error averages over outputs (as scikit-learn reports it), so its
+gradient is ``(P - Y) / n_outputs``; the others sum over outputs and their
+gradient is exactly ``P - Y``.
+
+Every loss object has the same two methods:
+
+``total(y_true, y_pred, sample_weight=None)``
+    ``sum_i w_i * l_i``, a Python float. The network divides by the total
+    weight; keeping the sum here lets mini-batches be combined exactly.
+``gradient(y_true, y_pred, out)``
+    ``d l_i / d z_i`` for every sample (unweighted), written into ``out``.
+"""
+
+import numpy as np
+from scipy.special import xlogy
+
+from .activations import get_activation
+
+
+def _clip_probabilities(p):
+    # log(0) would make the loss infinite for a confident wrong prediction;
+    # clipping to [eps, 1 - eps] keeps it large but finite.
+    eps = np.finfo(p.dtype).eps
+    return np.clip(p, eps, 1 - eps)
+
+
+def _weighted_sum(per_sample, sample_weight):
+    if sample_weight is None:
+        return float(per_sample.sum(dtype=np.float64))
+    return float(np.dot(per_sample.astype(np.float64), sample_weight))
+
+
+class Loss:
+    """Base class of the losses.
+
+    Attributes
+    ----------
+    name : str
+        The loss's name (scikit-learn's spelling).
+    activation : Activation
+        The output activation paired with this loss.
+    """
+
+    name = "loss"
+    activation_name = "identity"
+
+    @property
+    def activation(self):
+        return get_activation(self.activation_name)
+
+    def per_sample(self, y_true, y_pred):
+        """Per-sample loss ``l_i``.
+
+        Parameters
+        ----------
+        y_true : ndarray of shape (n_samples, n_outputs)
+        y_pred : ndarray of shape (n_samples, n_outputs)
+            Predictions, i.e. the output activation applied to the scores.
+
+        Returns
+        -------
+        loss : ndarray of shape (n_samples,)
+        """
+        raise NotImplementedError
+
+    def total(self, y_true, y_pred, sample_weight=None):
+        """Weighted sum of the per-sample losses, ``sum_i w_i l_i``.
+
+        Parameters
+        ----------
+        y_true : ndarray of shape (n_samples, n_outputs)
+        y_pred : ndarray of shape (n_samples, n_outputs)
+        sample_weight : ndarray of shape (n_samples,), optional
+
+        Returns
+        -------
+        total : float
+        """
+        return _weighted_sum(self.per_sample(y_true, y_pred), sample_weight)
+
+    def gradient(self, y_true, y_pred, out):
+        """Gradient of ``l_i`` with respect to the raw scores ``z_i``.
+
+        Parameters
+        ----------
+        y_true : ndarray of shape (n_samples, n_outputs)
+        y_pred : ndarray of shape (n_samples, n_outputs)
+        out : ndarray of shape (n_samples, n_outputs)
+            Where to write the gradient.
+
+        Returns
+        -------
+        out : ndarray of shape (n_samples, n_outputs)
+        """
+        # The canonical-link identity d l / d z = p - y (see module docstring).
+        return np.subtract(y_pred, y_true, out=out)
+
+    def __repr__(self):
+        return f"{type(self).__name__}()"
+
+
+class SquaredError(Loss):
+    """Half the squared error, averaged over outputs; identity output."""
+
+    name = "squared_error"
+    activation_name = "identity"
+
+    def per_sample(self, y_true, y_pred):
+        diff = y_pred - y_true
+        return 0.5 * np.einsum("ij,ij->i", diff, diff) / y_true.shape[1]
+
+    def gradient(self, y_true, y_pred, out):
+        np.subtract(y_pred, y_true, out=out)
+        if y_true.shape[1] > 1:
+            # The loss is a mean over outputs, so its gradient carries
+            # 1 / n_outputs. scikit-learn omits this factor (its issue #8349),
+            # which makes its lbfgs gradient disagree with the loss it reports.
+            out *= 1.0 / y_true.shape[1]
+        return out
+
+
+class LogLoss(Loss):
+    """Categorical cross-entropy on softmax probabilities (multiclass)."""
+
+    name = "log_loss"
+    activation_name = "softmax"
+
+    def per_sample(self, y_true, y_pred):
+        return -xlogy(y_true, _clip_probabilities(y_pred)).sum(axis=1)
+
+
+class BinaryLogLoss(Loss):
+    """Binary cross-entropy on logistic probabilities, summed over outputs
+    (binary and multilabel classification)."""
+
+    name = "binary_log_loss"
+    activation_name = "logistic"
+
+    def per_sample(self, y_true, y_pred):
+        p = _clip_probabilities(y_pred)
+        return -(xlogy(y_true, p) + xlogy(1 - y_true, 1 - p)).sum(axis=1)
+
+
+class PoissonLoss(Loss):
+    """Half the Poisson deviance, summed over outputs; exponential output.
+
+    The output ``exp(z)`` is always positive, so predictions are valid Poisson
+    means; the targets must be non-negative.
+    """
+
+    name = "poisson"
+    activation_name = "exp"
+
+    def per_sample(self, y_true, y_pred):
+        # y log(y / p) written as xlogy(y, y) - xlogy(y, p): no division, and
+        # the clip keeps log(p) finite if exp(z) underflowed to 0.
+        p = np.maximum(y_pred, np.finfo(y_pred.dtype).tiny)
+        dev = xlogy(y_true, y_true) - xlogy(y_true, p) - y_true + y_pred
+        return dev.sum(axis=1)
+
+
+LOSSES = {
+    cls.name: cls() for cls in (SquaredError, LogLoss, BinaryLogLoss, PoissonLoss)
+}
+"""dict: every loss, keyed by name."""
+
+
+def get_loss(name):
+    """Return the loss called ``name`` (or ``name`` itself if it is a Loss).
+
+    Parameters
+    ----------
+    name : str or Loss
+
+    Returns
+    -------
+    loss : Loss
+    """
+    if isinstance(name, Loss):
+        return name
+    try:
+        return LOSSES[name]
+    except KeyError:
+        raise ValueError(
+            f"Unknown loss {name!r}; expected one of {sorted(LOSSES)}."
+        ) from None

@@ -1,0 +1,323 @@
+"""The network: a stack of layers whose parameters live in one flat vector.
+
+All trainable parameters of a :class:`Network` are stored in a single
+contiguous array ``params`` (the vector ``theta`` of the optimisation problem),
+and all gradients in a second one, ``grads``, with the same layout. Each dense
+layer's ``W``, ``b``, ``dW`` and ``db`` are *views* into them. So:
+
+- the backward pass writes every gradient straight into ``grads``;
+- an optimizer updates ``params`` with a few whole-vector operations, in
+  place, instead of looping over a list of arrays;
+- L-BFGS, which wants a function of one vector, reads and writes ``params``
+  directly: there is nothing to pack or unpack.
+
+The layout puts all weight matrices first (layer by layer, row-major) and all
+bias vectors after them, so the L2 penalty, which applies to weights only, is
+one operation on the prefix ``params[:n_weights]``.
+"""
+
+from itertools import pairwise
+
+import numpy as np
+
+from .activations import get_activation
+from .initializers import glorot_uniform
+from .layers import ActivationLayer, Dense, _Buffer
+from .losses import get_loss
+
+
+class Network:
+    """A feed-forward network: layers applied in order.
+
+    Parameters
+    ----------
+    layers : list of Layer
+        The layers, input first. Dense layers get their parameters re-bound to
+        views of :attr:`params` (their current values are kept). An activation
+        layer that directly follows a dense layer is switched to in-place mode.
+    dtype : numpy dtype, default=np.float64
+        Floating point type of parameters, gradients and buffers.
+
+    Attributes
+    ----------
+    params : ndarray of shape (n_params,)
+        Every weight then every bias, flattened.
+    grads : ndarray of shape (n_params,)
+        Gradient of the last :meth:`loss_and_gradient` call, same layout.
+    n_weights : int
+        Length of the weight part, ``params[:n_weights]``.
+    dense_layers : list of Dense
+    """
+
+    def __init__(self, layers, dtype=np.float64):
+        self.layers = list(layers)
+        self.dtype = np.dtype(dtype)
+        self.dense_layers = [layer for layer in self.layers if isinstance(layer, Dense)]
+        if not self.dense_layers:
+            raise ValueError("A network needs at least one Dense layer.")
+        n_weights = sum(d.n_in * d.n_out for d in self.dense_layers)
+        n_biases = sum(d.n_out for d in self.dense_layers)
+        self.n_weights = n_weights
+        self.params = np.zeros(n_weights + n_biases, dtype=self.dtype)
+        self.grads = np.zeros_like(self.params)
+        w_at, b_at = 0, n_weights
+        for d in self.dense_layers:
+            w_end, b_end = w_at + d.n_in * d.n_out, b_at + d.n_out
+            shape = (d.n_in, d.n_out)
+            W = self.params[w_at:w_end].reshape(shape)
+            b = self.params[b_at:b_end]
+            W[...], b[...] = d.W, d.b
+            d.dtype = self.dtype
+            d.bind(W, b, self.grads[w_at:w_end].reshape(shape), self.grads[b_at:b_end])
+            w_at, b_at = w_end, b_end
+        for prev, layer in zip(self.layers, self.layers[1:], strict=False):
+            if isinstance(layer, ActivationLayer) and isinstance(prev, Dense):
+                layer.inplace = True
+        # Nobody needs the gradient with respect to the data.
+        first = self.layers[0]
+        if isinstance(first, Dense):
+            first.needs_input_grad = False
+        self._delta = _Buffer()
+        self._scratch = None
+        self.hidden_activation = None
+
+    # -- parameters ---------------------------------------------------------
+
+    @property
+    def n_params(self):
+        return self.params.size
+
+    @property
+    def coefs(self):
+        """list of ndarray: the weight matrices (views into :attr:`params`)."""
+        return [d.W for d in self.dense_layers]
+
+    @property
+    def intercepts(self):
+        """list of ndarray: the bias vectors (views into :attr:`params`)."""
+        return [d.b for d in self.dense_layers]
+
+    @property
+    def layer_units(self):
+        """list of int: input width, then each dense layer's width."""
+        return [self.dense_layers[0].n_in] + [d.n_out for d in self.dense_layers]
+
+    def set_parameters(self, coefs, intercepts):
+        """Copy weights and biases into :attr:`params`.
+
+        Parameters
+        ----------
+        coefs : list of ndarray of shape (n_in, n_out)
+        intercepts : list of ndarray of shape (n_out,)
+        """
+        if len(coefs) != len(self.dense_layers) or len(intercepts) != len(coefs):
+            raise ValueError(
+                f"Expected {len(self.dense_layers)} weight matrices and bias "
+                f"vectors, got {len(coefs)} and {len(intercepts)}."
+            )
+        for d, W, b in zip(self.dense_layers, coefs, intercepts, strict=True):
+            if np.shape(W) != d.W.shape or np.shape(b) != d.b.shape:
+                raise ValueError(
+                    f"Parameter shapes {np.shape(W)}, {np.shape(b)} do not match "
+                    f"layer {d!r}."
+                )
+            d.W[...] = W
+            d.b[...] = b
+
+    def is_bound_to(self, coefs, intercepts):
+        """Whether ``coefs``/``intercepts`` are exactly this network's views."""
+        return (
+            len(coefs) == len(self.dense_layers)
+            and len(intercepts) == len(self.dense_layers)
+            and all(
+                W is d.W and b is d.b
+                for d, W, b in zip(self.dense_layers, coefs, intercepts, strict=True)
+            )
+        )
+
+    def initialize(self, random_state, factor=6.0):
+        """Draw every weight and bias from a Glorot uniform distribution.
+
+        Layers are drawn in order, weights before biases, from the same
+        generator, so a given seed gives the same network as scikit-learn.
+
+        Parameters
+        ----------
+        random_state : numpy.random.RandomState or numpy.random.Generator
+        factor : float, default=6.0
+            See :func:`~skscratch.core.initializers.glorot_uniform`.
+        """
+        for d in self.dense_layers:
+            W, b = glorot_uniform(d.n_in, d.n_out, random_state, factor=factor)
+            d.W[...] = W
+            d.b[...] = b
+
+    # -- passes -------------------------------------------------------------
+
+    def forward(self, X, training=False):
+        """Run every layer on a batch.
+
+        Parameters
+        ----------
+        X : ndarray or sparse matrix of shape (n_samples, n_features)
+        training : bool, default=False
+            Keep what :meth:`backward` needs.
+
+        Returns
+        -------
+        out : ndarray of shape (n_samples, n_outputs)
+            The last layer's output (a buffer of that layer: valid until the
+            next call).
+        """
+        out = X
+        for layer in self.layers:
+            out = layer.forward(out, training=training)
+        return out
+
+    def backward(self, grad_output):
+        """Backpropagate ``grad_output`` through every layer, last first.
+
+        Fills :attr:`grads`. Needs a preceding ``forward(..., training=True)``.
+
+        Parameters
+        ----------
+        grad_output : ndarray of shape (n_samples, n_outputs)
+            Gradient of the loss with respect to the network's output.
+
+        Returns
+        -------
+        grad_input : ndarray of shape (n_samples, n_features) or None
+            None when the first layer is dense (nobody needs it).
+        """
+        grad = grad_output
+        for layer in reversed(self.layers):
+            grad = layer.backward(grad)
+        return grad
+
+    def loss_and_gradient(self, X, Y, loss, alpha=0.0, sample_weight=None):
+        """Objective value on a batch, with its gradient left in :attr:`grads`.
+
+        The objective is the weighted mean loss plus an L2 penalty::
+
+            J = sum_i w_i l_i / sum_i w_i + alpha * ||W||^2 / (2 sum_i w_i)
+
+        (``w_i = 1`` without sample weights), so integer weights act exactly
+        like repeated rows.
+
+        Parameters
+        ----------
+        X : ndarray or sparse matrix of shape (n_samples, n_features)
+        Y : ndarray of shape (n_samples, n_outputs)
+            Targets, encoded as the loss expects (one-hot for ``log_loss``).
+        loss : str or Loss
+            The loss; its output activation is applied to the last layer.
+        alpha : float, default=0.0
+            L2 penalty strength.
+        sample_weight : ndarray of shape (n_samples,), optional
+            Non-negative weights with a positive sum.
+
+        Returns
+        -------
+        value : float
+            The objective ``J``.
+        """
+        loss = get_loss(loss)
+        n = X.shape[0]
+        z = self.forward(X, training=True)
+        y_pred = loss.activation.forward(z, out=z)
+        weight_sum = float(n if sample_weight is None else sample_weight.sum())
+        value = loss.total(Y, y_pred, sample_weight) / weight_sum
+
+        # Output error: d J / d z_i = w_i (p_i - y_i) / sum(w), computed on the
+        # small (n, n_outputs) matrix so every gradient below is already
+        # divided by the total weight.
+        delta = self._delta.rows(n, y_pred.shape[1], self.dtype)
+        loss.gradient(Y, y_pred, out=delta)
+        if sample_weight is not None:
+            delta *= sample_weight[:, np.newaxis]
+        delta *= 1.0 / weight_sum
+        self.backward(delta)
+
+        if alpha:
+            weights = self.params[: self.n_weights]
+            value += 0.5 * alpha * float(np.dot(weights, weights)) / weight_sum
+            if self._scratch is None:
+                self._scratch = np.empty_like(weights)
+            np.multiply(weights, alpha / weight_sum, out=self._scratch)
+            self.grads[: self.n_weights] += self._scratch
+        return value
+
+    def predict(self, X, output_activation, batch_size=4096):
+        """Network output, with the output activation applied, for any number
+        of rows.
+
+        Rows are processed in blocks of ``batch_size`` so the work buffers stay
+        bounded whatever ``n_samples`` is.
+
+        Parameters
+        ----------
+        X : ndarray or sparse matrix of shape (n_samples, n_features)
+        output_activation : str or Activation
+        batch_size : int, default=4096
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples, n_outputs)
+            A new array.
+        """
+        f = get_activation(output_activation)
+        n = X.shape[0]
+        out = np.empty((n, self.dense_layers[-1].n_out), dtype=self.dtype)
+        for start in range(0, n, batch_size):
+            stop = min(start + batch_size, n)
+            f.forward(self.forward(X[start:stop], training=False), out=out[start:stop])
+        return out
+
+    def release_buffers(self):
+        """Free the work buffers of every layer (they come back on demand)."""
+        for layer in self.layers:
+            layer.release_buffers()
+        self._delta.release()
+        self._scratch = None
+
+    def __reduce__(self):
+        # Rebuild from the layers: the flat vectors and the views into them
+        # are re-created, which pickling the views one by one would not do.
+        return (
+            type(self),
+            (self.layers, self.dtype),
+            {"hidden_activation": self.hidden_activation},
+        )
+
+    def __repr__(self):
+        inner = ", ".join(repr(layer) for layer in self.layers)
+        return f"Network([{inner}], dtype={self.dtype})"
+
+
+def build_mlp(layer_units, hidden_activation, dtype=np.float64):
+    """Build the multi-layer perceptron the estimators train.
+
+    Parameters
+    ----------
+    layer_units : list of int
+        ``[n_features, hidden_1, ..., hidden_k, n_outputs]``.
+    hidden_activation : str or Activation
+        Activation after each hidden dense layer. The output activation is
+        not part of the network: it belongs to the loss.
+    dtype : numpy dtype, default=np.float64
+
+    Returns
+    -------
+    network : Network
+        ``Dense, Activation, Dense, Activation, ..., Dense``.
+    """
+    layers = []
+    for i, (n_in, n_out) in enumerate(pairwise(layer_units)):
+        if i > 0:
+            layers.append(ActivationLayer(hidden_activation))
+        layers.append(Dense(n_in, n_out, dtype=dtype))
+    network = Network(layers, dtype=dtype)
+    # Recorded so an estimator can tell whether this network still matches
+    # its ``activation`` parameter.
+    network.hidden_activation = get_activation(hidden_activation).name
+    return network

@@ -1,0 +1,268 @@
+"""Stochastic gradient optimizers working on one flat parameter vector.
+
+Each optimizer's :meth:`~Optimizer.step` takes the network's flat ``params``
+and ``grads`` vectors (see :mod:`skscratch.core.network`) and updates
+``params`` in place with a handful of whole-vector NumPy operations. Its state
+(velocity, moment estimates) is a vector of the same shape, and a single
+scratch vector stands in for every temporary, so a step allocates nothing.
+
+The update rules are scikit-learn's, so a network trained here follows the
+same trajectory as scikit-learn's MLP given the same gradients.
+"""
+
+import numpy as np
+
+
+class LearningRateSchedule:
+    """How the learning rate of plain SGD evolves.
+
+    Parameters
+    ----------
+    learning_rate_init : float
+        Initial learning rate.
+    kind : {'constant', 'invscaling', 'adaptive'}, default='constant'
+        - ``'constant'``: never changes.
+        - ``'invscaling'``: after each epoch,
+          ``learning_rate_init / (t + 1) ** power_t`` with ``t`` the number of
+          samples seen so far.
+        - ``'adaptive'``: divided by 5 each time training stalls (see
+          :meth:`reduce_on_plateau`).
+    power_t : float, default=0.5
+        Exponent of ``'invscaling'``.
+
+    Attributes
+    ----------
+    learning_rate : float
+        Current learning rate.
+    """
+
+    def __init__(self, learning_rate_init, kind="constant", power_t=0.5):
+        if kind not in ("constant", "invscaling", "adaptive"):
+            raise ValueError(f"Unknown learning rate schedule {kind!r}.")
+        self.learning_rate_init = float(learning_rate_init)
+        self.kind = kind
+        self.power_t = power_t
+        self.learning_rate = self.learning_rate_init
+
+    def iteration_ends(self, time_step):
+        """Update the rate at the end of an epoch.
+
+        Parameters
+        ----------
+        time_step : int
+            Number of training samples seen so far.
+        """
+        if self.kind == "invscaling":
+            self.learning_rate = (
+                self.learning_rate_init / (time_step + 1) ** self.power_t
+            )
+
+    def reduce_on_plateau(self):
+        """React to a stall in training.
+
+        Returns
+        -------
+        keep_training : bool
+            True when the rate was divided by 5 and training should go on;
+            False when training should stop (the schedule is not adaptive, or
+            the rate is already below 1e-6).
+        """
+        if self.kind != "adaptive" or self.learning_rate <= 1e-6:
+            return False
+        self.learning_rate /= 5.0
+        return True
+
+
+class Optimizer:
+    """Base class of the stochastic optimizers.
+
+    Parameters
+    ----------
+    params : ndarray of shape (n_params,)
+        The vector that will be optimized (used for its shape and dtype).
+    learning_rate_init : float
+    """
+
+    def __init__(self, params, learning_rate_init):
+        self.learning_rate_init = float(learning_rate_init)
+        self._scratch = np.empty_like(params)
+
+    @property
+    def learning_rate(self):
+        """float: the current learning rate."""
+        return self.learning_rate_init
+
+    def step(self, params, grads):
+        """Update ``params`` in place from ``grads``.
+
+        Parameters
+        ----------
+        params : ndarray of shape (n_params,)
+        grads : ndarray of shape (n_params,)
+        """
+        raise NotImplementedError
+
+    def iteration_ends(self, time_step):
+        """Called once per epoch with the number of samples seen so far."""
+
+    def reduce_on_plateau(self):
+        """Called when training stalls; True to keep training (see
+        :meth:`LearningRateSchedule.reduce_on_plateau`)."""
+        return False
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state["_scratch"] = None
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        ref = next(v for v in state.values() if isinstance(v, np.ndarray))
+        self._scratch = np.empty_like(ref)
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent with (Nesterov) momentum.
+
+    With velocity ``v`` (initially 0), learning rate ``lr`` and momentum
+    ``mu``::
+
+        v <- mu * v - lr * g
+        theta <- theta + v                      (classical momentum)
+        theta <- theta + mu * v - lr * g        (Nesterov momentum)
+
+    The Nesterov form looks one step ahead along the new velocity.
+
+    Parameters
+    ----------
+    params : ndarray of shape (n_params,)
+    learning_rate_init : float, default=0.1
+    lr_schedule : {'constant', 'invscaling', 'adaptive'}, default='constant'
+        See :class:`LearningRateSchedule`.
+    momentum : float, default=0.9
+    nesterov : bool, default=True
+    power_t : float, default=0.5
+    """
+
+    def __init__(
+        self,
+        params,
+        learning_rate_init=0.1,
+        lr_schedule="constant",
+        momentum=0.9,
+        nesterov=True,
+        power_t=0.5,
+    ):
+        super().__init__(params, learning_rate_init)
+        self.schedule = LearningRateSchedule(learning_rate_init, lr_schedule, power_t)
+        self.momentum = float(momentum)
+        self.nesterov = bool(nesterov)
+        self.velocity = np.zeros_like(params)
+
+    @property
+    def learning_rate(self):
+        return self.schedule.learning_rate
+
+    def step(self, params, grads):
+        lr, mu, v, s = self.learning_rate, self.momentum, self.velocity, self._scratch
+        np.multiply(grads, -lr, out=s)  # s = -lr g
+        v *= mu
+        v += s  # v = mu v - lr g
+        if self.nesterov:
+            params += s
+            np.multiply(v, mu, out=s)
+            params += s  # theta += mu v - lr g
+        else:
+            params += v
+
+    def iteration_ends(self, time_step):
+        self.schedule.iteration_ends(time_step)
+
+    def reduce_on_plateau(self):
+        return self.schedule.reduce_on_plateau()
+
+
+class Adam(Optimizer):
+    """Adam (Kingma & Ba, 2014).
+
+    Running averages of the gradient and of its square, with bias correction
+    folded into the step size::
+
+        m <- beta_1 m + (1 - beta_1) g
+        v <- beta_2 v + (1 - beta_2) g^2
+        lr_t = lr * sqrt(1 - beta_2^t) / (1 - beta_1^t)
+        theta <- theta - lr_t * m / (sqrt(v) + epsilon)
+
+    Parameters
+    ----------
+    params : ndarray of shape (n_params,)
+    learning_rate_init : float, default=0.001
+    beta_1 : float, default=0.9
+    beta_2 : float, default=0.999
+    epsilon : float, default=1e-8
+
+    Attributes
+    ----------
+    t : int
+        Number of steps taken.
+    m, v : ndarray of shape (n_params,)
+        First and second moment estimates.
+    """
+
+    def __init__(
+        self, params, learning_rate_init=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-8
+    ):
+        super().__init__(params, learning_rate_init)
+        self.beta_1 = float(beta_1)
+        self.beta_2 = float(beta_2)
+        self.epsilon = float(epsilon)
+        self.t = 0
+        self.m = np.zeros_like(params)
+        self.v = np.zeros_like(params)
+        self._lr = self.learning_rate_init
+
+    @property
+    def learning_rate(self):
+        """float: the bias-corrected step size of the last step."""
+        return self._lr
+
+    def step(self, params, grads):
+        b1, b2, m, v, s = self.beta_1, self.beta_2, self.m, self.v, self._scratch
+        self.t += 1
+        # A Python float, not a NumPy scalar: float32 vectors stay float32.
+        self._lr = self.learning_rate_init * (1 - b2**self.t) ** 0.5 / (1 - b1**self.t)
+        # m = b1 m + (1 - b1) g, rewritten as b1 (m - g) + g: no temporary.
+        m -= grads
+        m *= b1
+        m += grads
+        # v = b2 v + (1 - b2) g^2, the same way with g^2 in the scratch vector.
+        np.multiply(grads, grads, out=s)
+        v -= s
+        v *= b2
+        v += s
+        # theta -= lr_t m / (sqrt(v) + eps)
+        np.sqrt(v, out=s)
+        s += self.epsilon
+        np.divide(m, s, out=s)
+        s *= self._lr
+        params -= s
+
+
+def make_optimizer(solver, params, **options):
+    """Create the optimizer named like scikit-learn's ``solver`` values.
+
+    Parameters
+    ----------
+    solver : {'sgd', 'adam'}
+    params : ndarray of shape (n_params,)
+    **options
+        Keyword arguments of the optimizer class.
+
+    Returns
+    -------
+    optimizer : Optimizer
+    """
+    classes = {"sgd": SGD, "adam": Adam}
+    if solver not in classes:
+        raise ValueError(f"Unknown stochastic solver {solver!r}.")
+    return classes[solver](params, **options)

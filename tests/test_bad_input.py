@@ -1,0 +1,236 @@
+"""Bad input gets a clear error, and a failed call loses nothing.
+
+For each kind of bad input: the error type and a readable message, then the
+guarantee that a model fitted before the failing call is exactly as it was.
+"""
+
+import copy
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.datasets import load_diabetes, load_iris
+from sklearn.exceptions import ConvergenceWarning, NotFittedError
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils._param_validation import InvalidParameterError
+
+from skscratch import ScratchMLPClassifier, ScratchMLPRegressor
+
+X_IRIS, Y_IRIS = load_iris(return_X_y=True)
+X_IRIS = StandardScaler().fit_transform(X_IRIS)
+
+BAD_X = {
+    "nan": (np.where(np.eye(150, 4) == 1, np.nan, X_IRIS), "contains NaN"),
+    "inf": (np.where(np.eye(150, 4) == 1, np.inf, X_IRIS), "contains infinity"),
+    "empty": (np.empty((0, 4)), "0 sample"),
+    "1-D": (X_IRIS[:, 0], "Expected 2D array"),
+    "object": (np.array([["a", "b", "c", "d"]] * 150, dtype=object), "convert"),
+    "complex": (X_IRIS + 1j, "Complex data not supported"),
+}
+
+
+def _fitted(**kwargs):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return ScratchMLPClassifier(max_iter=5, random_state=0, **kwargs).fit(
+            X_IRIS, Y_IRIS
+        )
+
+
+def _state(est):
+    """Everything a failed call could have damaged, as comparable values."""
+    return {
+        key: copy.deepcopy(value)
+        for key, value in vars(est).items()
+        if key not in ("_network", "_random_state")
+    }
+
+
+def _assert_unchanged(est, before, proba_before):
+    after = _state(est)
+    assert set(after) == set(before)
+    for key, value in before.items():
+        if isinstance(value, list) and value and isinstance(value[0], np.ndarray):
+            for a, b in zip(value, after[key], strict=True):
+                np.testing.assert_array_equal(a, b)
+        elif isinstance(value, np.ndarray):
+            np.testing.assert_array_equal(value, after[key])
+        elif key == "_optimizer":
+            np.testing.assert_array_equal(value.m, after[key].m)
+            assert value.t == after[key].t
+        elif key != "_label_binarizer":
+            assert value == after[key], key
+    np.testing.assert_array_equal(est.predict_proba(X_IRIS), proba_before)
+
+
+@pytest.mark.parametrize("kind", sorted(BAD_X))
+@pytest.mark.parametrize("method", ["fit", "partial_fit", "predict"])
+def test_bad_X_is_rejected_and_loses_nothing(kind, method):
+    X, message = BAD_X[kind]
+    est = _fitted()
+    before, proba = _state(est), est.predict_proba(X_IRIS)
+    y = Y_IRIS[: X.shape[0]] if X.ndim == 2 else Y_IRIS
+    with pytest.raises(ValueError, match=message):
+        if method == "predict":
+            est.predict(X)
+        else:
+            getattr(est, method)(X, y)
+    _assert_unchanged(est, before, proba)
+
+
+def test_wrong_number_of_features():
+    est = _fitted()
+    before, proba = _state(est), est.predict_proba(X_IRIS)
+    for call in (
+        lambda: est.predict(X_IRIS[:, :3]),
+        lambda: est.predict_proba(X_IRIS[:, :3]),
+        lambda: est.partial_fit(X_IRIS[:, :3], Y_IRIS),
+    ):
+        with pytest.raises(ValueError, match="has 3 features, but .* expecting 4"):
+            call()
+    _assert_unchanged(est, before, proba)
+
+
+@pytest.mark.parametrize(
+    "params, match",
+    [
+        (dict(activation="softsign"), "'activation' parameter"),
+        (dict(solver="newton"), "'solver' parameter"),
+        (dict(alpha=-1.0), "'alpha' parameter"),
+        (dict(batch_size=0), "'batch_size' parameter"),
+        (dict(learning_rate="cyclic"), "'learning_rate' parameter"),
+        (dict(learning_rate_init=0.0), "'learning_rate_init' parameter"),
+        (dict(max_iter=0), "'max_iter' parameter"),
+        (dict(momentum=1.5), "'momentum' parameter"),
+        (dict(validation_fraction=1.0), "'validation_fraction' parameter"),
+        (dict(beta_1=1.0), "'beta_1' parameter"),
+        (dict(epsilon=0.0), "'epsilon' parameter"),
+        (dict(n_iter_no_change=0), "'n_iter_no_change' parameter"),
+        (dict(shuffle="yes"), "'shuffle' parameter"),
+        (dict(hidden_layer_sizes="big"), "'hidden_layer_sizes' parameter"),
+    ],
+)
+def test_invalid_parameters_raise_invalid_parameter_error(params, match):
+    with pytest.raises(InvalidParameterError, match=match):
+        ScratchMLPClassifier(**params).fit(X_IRIS, Y_IRIS)
+
+
+@pytest.mark.parametrize(
+    "sizes, match",
+    [((5, 0), "must be > 0"), ((5, -2), "must be > 0"), ((5, 2.5), "integers")],
+)
+def test_invalid_hidden_layer_sizes(sizes, match):
+    with pytest.raises(ValueError, match=match):
+        ScratchMLPClassifier(hidden_layer_sizes=sizes).fit(X_IRIS, Y_IRIS)
+
+
+def test_invalid_regressor_loss():
+    with pytest.raises(InvalidParameterError, match="'loss' parameter"):
+        ScratchMLPRegressor(loss="huber_typo").fit(X_IRIS, X_IRIS[:, 0])
+
+
+def test_negative_targets_for_poisson():
+    X, y = load_diabetes(return_X_y=True)
+    with pytest.raises(ValueError, match="negative, which is not allowed"):
+        ScratchMLPRegressor(loss="poisson").fit(X, y - y.mean())
+
+
+@pytest.mark.parametrize(
+    "sample_weight, match",
+    [
+        (np.zeros(150), "all zero"),
+        (-np.ones(150), "Negative values"),
+        (np.ones(3), r"sample_weight.shape == \(3,\), expected \(150,\)"),
+        (np.ones((150, 2)), "1D array"),
+        (np.r_[np.nan, np.ones(149)], "NaN"),
+    ],
+)
+def test_bad_sample_weights(sample_weight, match):
+    est = _fitted()
+    before, proba = _state(est), est.predict_proba(X_IRIS)
+    with pytest.raises(ValueError, match=match):
+        est.partial_fit(X_IRIS, Y_IRIS, sample_weight=sample_weight)
+    _assert_unchanged(est, before, proba)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_scalar_sample_weight_means_the_same_weight_for_every_row():
+    est = ScratchMLPClassifier(solver="lbfgs", max_iter=20, random_state=0)
+    a = est.fit(X_IRIS, Y_IRIS, sample_weight=3.0).predict_proba(X_IRIS)
+    b = est.fit(X_IRIS, Y_IRIS, sample_weight=np.full(150, 3.0)).predict_proba(X_IRIS)
+    np.testing.assert_array_equal(a, b)
+
+
+def test_classifier_rejects_continuous_targets():
+    with pytest.raises(ValueError, match="Unknown label type"):
+        ScratchMLPClassifier().fit(X_IRIS, X_IRIS[:, 0])
+
+
+def test_partial_fit_needs_classes_first():
+    with pytest.raises(ValueError, match="classes must be passed"):
+        ScratchMLPClassifier().partial_fit(X_IRIS, Y_IRIS)
+
+
+def test_partial_fit_refuses_early_stopping():
+    with pytest.raises(ValueError, match="early_stopping"):
+        ScratchMLPClassifier(early_stopping=True).partial_fit(
+            X_IRIS, Y_IRIS, classes=[0, 1, 2]
+        )
+
+
+def test_unfitted_model_raises_not_fitted_error():
+    for method in ("predict", "predict_proba", "predict_log_proba"):
+        with pytest.raises(NotFittedError):
+            getattr(ScratchMLPClassifier(), method)(X_IRIS)
+    with pytest.raises(NotFittedError):
+        ScratchMLPRegressor().predict(X_IRIS)
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        dict(solver="sgd", learning_rate_init=1e6),
+        dict(solver="sgd", learning_rate="invscaling", learning_rate_init=1e5),
+    ],
+)
+def test_non_finite_divergence_raises_and_keeps_the_previous_model(params):
+    X, y = load_diabetes(return_X_y=True)
+    y = y * 1e3
+    reg = ScratchMLPRegressor(max_iter=5, random_state=0, learning_rate_init=1e-3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        reg.fit(X, y)
+    before = [c.copy() for c in reg.coefs_]
+    pred = reg.predict(X)
+    reg.set_params(warm_start=True, max_iter=100, **params)
+    with pytest.raises(ValueError, match="diverged.*learning_rate_init"):
+        reg.fit(X, y)
+    for a, b in zip(before, reg.coefs_, strict=True):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(reg.predict(X), pred)
+    assert np.isfinite(reg.predict(X)).all()
+
+
+def test_failed_first_fit_leaves_the_estimator_unfitted():
+    X, y = load_diabetes(return_X_y=True)
+    reg = ScratchMLPRegressor(solver="sgd", learning_rate_init=1e6, random_state=0)
+    with pytest.raises(ValueError, match="diverged"):
+        reg.fit(X, y * 1e3)
+    assert not hasattr(reg, "coefs_")
+    with pytest.raises(NotFittedError):
+        reg.predict(X)
+
+
+def test_lbfgs_divergence_raises():
+    X, y = load_diabetes(return_X_y=True)
+    with pytest.raises(ValueError, match="diverged.*scale the input data"):
+        ScratchMLPRegressor(solver="lbfgs", random_state=0).fit(X * 1e150, y)
+
+
+def test_exploding_but_finite_loss_warns():
+    X, y = load_diabetes(return_X_y=True)
+    reg = ScratchMLPRegressor(
+        solver="sgd", learning_rate_init=10, max_iter=5, random_state=0
+    )
+    with pytest.warns(ConvergenceWarning, match="optimisation is diverging"):
+        reg.fit(X, y * 1e3)

@@ -1,0 +1,110 @@
+"""Optimizer steps checked against values computed by hand."""
+
+import numpy as np
+import pytest
+
+from skscratch.core import SGD, Adam, LearningRateSchedule, make_optimizer
+
+
+def _run(optimizer, params, gradients):
+    for g in gradients:
+        optimizer.step(params, np.asarray(g, dtype=params.dtype))
+    return params
+
+
+def test_sgd_classical_momentum_two_steps():
+    # v1 = -0.1 g = [-0.05, 0.1];              p1 = [0.95, 2.1]
+    # v2 = 0.9 v1 - 0.1 g = [-0.095, 0.19];    p2 = [0.855, 2.29]
+    params = np.array([1.0, 2.0])
+    opt = SGD(params, learning_rate_init=0.1, momentum=0.9, nesterov=False)
+    _run(opt, params, [[0.5, -1.0]])
+    np.testing.assert_allclose(params, [0.95, 2.1])
+    _run(opt, params, [[0.5, -1.0]])
+    np.testing.assert_allclose(params, [0.855, 2.29])
+    np.testing.assert_allclose(opt.velocity, [-0.095, 0.19])
+
+
+def test_sgd_nesterov_momentum_two_steps():
+    # step 1: v = [-0.05, 0.1]; p += 0.9 v - 0.1 g = [-0.095, 0.19]
+    # step 2: v = [-0.095, 0.19]; p += 0.9 v - 0.1 g = [-0.1355, 0.271]
+    params = np.array([1.0, 2.0])
+    opt = SGD(params, learning_rate_init=0.1, momentum=0.9, nesterov=True)
+    _run(opt, params, [[0.5, -1.0]])
+    np.testing.assert_allclose(params, [0.905, 2.19])
+    _run(opt, params, [[0.5, -1.0]])
+    np.testing.assert_allclose(params, [0.7695, 2.461])
+
+
+def test_sgd_without_momentum_is_plain_gradient_descent():
+    params = np.array([3.0])
+    opt = SGD(params, learning_rate_init=0.5, momentum=0.0)
+    _run(opt, params, [[2.0], [2.0]])
+    np.testing.assert_allclose(params, [1.0])
+
+
+def test_adam_two_steps():
+    # Step 1 with bias correction moves by exactly lr (minus the epsilon effect):
+    # m = 0.05, v = 0.00025, lr_1 = 0.1 sqrt(0.001) / 0.1, update 0.1.
+    # Step 2 with g = -1: m = -0.055, v = 0.00124975,
+    # lr_2 = 0.1 sqrt(1 - 0.999^2) / (1 - 0.9^2) = 0.0235316725...
+    params = np.array([1.0])
+    opt = Adam(params, learning_rate_init=0.1)
+    _run(opt, params, [[0.5]])
+    assert params[0] == pytest.approx(0.9000000632455132, rel=1e-12)
+    _run(opt, params, [[-1.0]])
+    assert params[0] == pytest.approx(0.9366104055930933, rel=1e-12)
+    assert opt.m[0] == pytest.approx(-0.055)
+    assert opt.v[0] == pytest.approx(0.00124975)
+    assert opt.learning_rate == pytest.approx(0.023531672532745275)
+    assert opt.t == 2
+
+
+def test_optimizers_update_in_place_and_keep_float32():
+    for solver in ("sgd", "adam"):
+        params = np.ones(5, dtype=np.float32)
+        opt = make_optimizer(solver, params, learning_rate_init=0.01)
+        before = params.ctypes.data
+        opt.step(params, np.full(5, 0.3, dtype=np.float32))
+        assert params.dtype == np.float32
+        assert params.ctypes.data == before
+        assert (params < 1).all()
+
+
+def test_invscaling_schedule():
+    sched = LearningRateSchedule(0.1, "invscaling", power_t=0.5)
+    sched.iteration_ends(99)
+    assert sched.learning_rate == pytest.approx(0.01)
+    assert not sched.reduce_on_plateau()
+
+
+def test_adaptive_schedule_divides_by_five_until_tiny():
+    sched = LearningRateSchedule(1e-4, "adaptive")
+    assert sched.reduce_on_plateau()
+    assert sched.learning_rate == pytest.approx(2e-5)
+    steps = 1
+    while sched.reduce_on_plateau():
+        steps += 1
+    assert sched.learning_rate <= 1e-6
+    assert steps == 3  # 2e-5, 4e-6, 8e-7, then stop
+
+
+def test_constant_schedule_never_changes():
+    sched = LearningRateSchedule(0.3, "constant")
+    sched.iteration_ends(1000)
+    assert sched.learning_rate == 0.3
+    assert not sched.reduce_on_plateau()
+
+
+def test_sgd_uses_its_schedule():
+    params = np.zeros(1)
+    opt = SGD(params, learning_rate_init=1.0, lr_schedule="invscaling", momentum=0.0)
+    opt.iteration_ends(3)
+    opt.step(params, np.array([1.0]))
+    np.testing.assert_allclose(params, [-0.5])  # lr = 1 / sqrt(4)
+
+
+def test_unknown_solver_and_schedule_are_rejected():
+    with pytest.raises(ValueError, match="Unknown stochastic solver"):
+        make_optimizer("rmsprop_typo", np.zeros(2))
+    with pytest.raises(ValueError, match="Unknown learning rate schedule"):
+        LearningRateSchedule(0.1, "cyclic")
