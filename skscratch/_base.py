@@ -17,7 +17,6 @@ from abc import ABC, abstractmethod
 from numbers import Integral, Real
 
 import numpy as np
-import scipy.sparse as sp
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
@@ -27,6 +26,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .core import build_mlp, make_optimizer, minimize_lbfgs
 from .core.initializers import glorot_factor
+from .core.parallel import DataParallel, plan_threads
 
 _STOCHASTIC_SOLVERS = ("sgd", "adam")
 
@@ -161,13 +161,13 @@ class _BaseScratchMLP(BaseEstimator, ABC):
         self._hidden_activation = self.activation
 
     def _fit_stochastic(self, network, X, Y, sample_weight, incremental):
-        params, grads = network.params, network.grads
+        params = network.params
         if not incremental or not hasattr(self, "_optimizer"):
             self._optimizer = self._make_optimizer(params)
         if self.early_stopping and incremental:
             raise ValueError("partial_fit does not support early_stopping=True")
-        early_stopping = self.early_stopping
-        if early_stopping:
+        validation = None
+        if self.early_stopping:
             if self.validation_scores_ is None:
                 # Early stopping switched on for a warm start: start its record.
                 self.validation_scores_ = []
@@ -177,90 +177,110 @@ class _BaseScratchMLP(BaseEstimator, ABC):
             X, Y, sample_weight, X_val, Y_val, sw_val = self._split_validation(
                 X, Y, sample_weight
             )
-            y_val = self._decode_targets(Y_val)
-        else:
-            X_val = y_val = sw_val = None
+            validation = (X_val, self._decode_targets(Y_val), sw_val)
 
-        n_samples = X.shape[0]
-        batch_size = self._batch_size(n_samples)
-        total_weight = n_samples if sample_weight is None else sample_weight.sum()
-        loss = self._loss_name()
-        batches = _BatchGatherer(X, Y, sample_weight, batch_size, self.shuffle)
-
-        try:
-            self.n_iter_ = 0
-            for _ in range(self.max_iter):
-                if self.shuffle:
-                    batches.shuffle(self._random_state)
-                accumulated_loss = 0.0
-                for Xb, Yb, swb in batches:
-                    batch_weight = Xb.shape[0] if swb is None else float(swb.sum())
-                    if batch_weight == 0:
-                        continue  # only zero-weight rows: nothing to learn
-                    batch_loss = network.loss_and_gradient(
-                        Xb, Yb, loss, alpha=self.alpha, sample_weight=swb
-                    )
-                    if not math.isfinite(batch_loss):
-                        raise ValueError(_diverged_message(self))
-                    accumulated_loss += batch_loss * batch_weight
-                    self._optimizer.step(params, grads)
-
-                self.n_iter_ += 1
-                self.loss_ = accumulated_loss / total_weight
-                self.t_ += n_samples
-                self.loss_curve_.append(self.loss_)
-                if self.verbose:
-                    print(f"Iteration {self.n_iter_}, loss = {self.loss_:.8f}")
-
-                self._update_no_improvement_count(
-                    early_stopping, network, X_val, y_val, sw_val
+        batch_size = self._batch_size(X.shape[0])
+        n_threads = plan_threads(batch_size, network.n_params, network.dtype.itemsize)
+        trainer = DataParallel(network, n_threads)
+        with trainer:
+            try:
+                self._run_epochs(
+                    trainer, X, Y, sample_weight, batch_size, validation, incremental
                 )
-                self._optimizer.iteration_ends(self.t_)
+            except KeyboardInterrupt:
+                warnings.warn("Training interrupted by user.")
 
-                if self._no_improvement_count > self.n_iter_no_change:
-                    watched = "Validation score" if early_stopping else "Training loss"
-                    msg = (
-                        f"{watched} did not improve more than tol={self.tol:f} for "
-                        f"{self.n_iter_no_change} consecutive epochs."
-                    )
-                    if self._optimizer.reduce_on_plateau():
-                        if self.verbose:
-                            print(
-                                f"{msg} Setting learning rate to "
-                                f"{self._optimizer.learning_rate:f}"
-                            )
-                        self._no_improvement_count = 0
-                    else:
-                        if self.verbose:
-                            too_small = self.solver == "sgd" and (
-                                self.learning_rate == "adaptive"
-                            )
-                            print(
-                                msg
-                                + (" Learning rate too small." if too_small else "")
-                                + " Stopping."
-                            )
-                        break
-
-                if incremental:
-                    break
-
-                if self.n_iter_ == self.max_iter:
-                    warnings.warn(
-                        f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) "
-                        "reached and the optimization hasn't converged yet.",
-                        ConvergenceWarning,
-                    )
-        except KeyboardInterrupt:
-            warnings.warn("Training interrupted by user.")
-
-        if early_stopping:
+        if self.early_stopping:
             params[...] = self._best_params
         _warn_if_loss_exploded(self.loss_curve_[-self.n_iter_ :], self)
 
-    def _update_no_improvement_count(self, early_stopping, network, X, y, sw):
-        if early_stopping:
-            score = self._validation_score(network, X, y, sw)
+    def _run_epochs(
+        self, trainer, X, Y, sample_weight, batch_size, validation, incremental
+    ):
+        """The epoch loop of the stochastic solvers."""
+        n_samples = X.shape[0]
+        total_weight = n_samples if sample_weight is None else sample_weight.sum()
+        loss = self._loss_name()
+        sample_idx = np.arange(n_samples)
+        self.n_iter_ = 0
+        for _ in range(self.max_iter):
+            if self.shuffle:
+                sample_idx = _shuffled(sample_idx, self._random_state)
+            accumulated_loss = 0.0
+            for start in range(0, n_samples, batch_size):
+                stop = min(start + batch_size, n_samples)
+                # A contiguous piece of this epoch's permutation; the trainer
+                # gathers those rows into buffers it reuses.
+                rows = sample_idx[start:stop] if self.shuffle else slice(start, stop)
+                batch_weight = (
+                    stop - start
+                    if sample_weight is None
+                    else float(sample_weight[rows].sum())
+                )
+                if batch_weight == 0:
+                    continue  # only zero-weight rows: nothing to learn
+                batch_loss = trainer.loss_and_gradient(
+                    X,
+                    Y,
+                    loss,
+                    alpha=self.alpha,
+                    sample_weight=sample_weight,
+                    rows=rows,
+                    weight_sum=batch_weight,
+                    optimizer=self._optimizer,
+                )
+                if not math.isfinite(batch_loss):
+                    raise ValueError(_diverged_message(self))
+                accumulated_loss += batch_loss * batch_weight
+
+            self.n_iter_ += 1
+            self.loss_ = accumulated_loss / total_weight
+            self.t_ += n_samples
+            self.loss_curve_.append(self.loss_)
+            if self.verbose:
+                print(f"Iteration {self.n_iter_}, loss = {self.loss_:.8f}")
+
+            self._update_no_improvement_count(trainer, validation)
+            self._optimizer.iteration_ends(self.t_)
+
+            if self._no_improvement_count > self.n_iter_no_change:
+                watched = "Validation score" if validation else "Training loss"
+                msg = (
+                    f"{watched} did not improve more than tol={self.tol:f} for "
+                    f"{self.n_iter_no_change} consecutive epochs."
+                )
+                if self._optimizer.reduce_on_plateau():
+                    if self.verbose:
+                        print(
+                            f"{msg} Setting learning rate to "
+                            f"{self._optimizer.learning_rate:f}"
+                        )
+                    self._no_improvement_count = 0
+                else:
+                    if self.verbose:
+                        too_small = self.solver == "sgd" and (
+                            self.learning_rate == "adaptive"
+                        )
+                        print(
+                            msg
+                            + (" Learning rate too small." if too_small else "")
+                            + " Stopping."
+                        )
+                    break
+
+            if incremental:
+                break
+
+            if self.n_iter_ == self.max_iter:
+                warnings.warn(
+                    f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) "
+                    "reached and the optimization hasn't converged yet.",
+                    ConvergenceWarning,
+                )
+
+    def _update_no_improvement_count(self, trainer, validation):
+        if validation is not None:
+            score = self._validation_score(trainer, *validation)
             self.validation_scores_.append(score)
             if self.verbose:
                 print(f"Validation score: {score:f}")
@@ -270,7 +290,7 @@ class _BaseScratchMLP(BaseEstimator, ABC):
                 self._no_improvement_count = 0
             if score > self.best_validation_score_:
                 self.best_validation_score_ = score
-                self._best_params[...] = network.params
+                self._best_params[...] = trainer.network.params
         else:
             last = self.loss_curve_[-1]
             if last > self.best_loss_ - self.tol:
@@ -280,8 +300,8 @@ class _BaseScratchMLP(BaseEstimator, ABC):
             if last < self.best_loss_:
                 self.best_loss_ = last
 
-    def _validation_score(self, network, X, y, sample_weight):
-        y_pred = self._outputs_to_predictions(network.predict(X, self.out_activation_))
+    def _validation_score(self, trainer, X, y, sample_weight):
+        y_pred = self._outputs_to_predictions(trainer.predict(X, self.out_activation_))
         if np.issubdtype(y_pred.dtype, np.floating) and not np.isfinite(y_pred).all():
             return np.nan
         return float(self._score_function()(y, y_pred, sample_weight=sample_weight))
@@ -304,6 +324,7 @@ class _BaseScratchMLP(BaseEstimator, ABC):
                 max_fun=self.max_fun,
                 tol=self.tol,
                 callback=on_iteration,
+                n_threads=plan_threads(X.shape[0], network.n_params, full_batch=True),
             )
         except KeyboardInterrupt:
             warnings.warn("Training interrupted by user.")
@@ -419,6 +440,8 @@ class _BaseScratchMLP(BaseEstimator, ABC):
             X = validate_data(self, X, accept_sparse="csr", dtype=dtype, reset=False)
         elif X.dtype != dtype:
             X = X.astype(dtype)
+        # Prediction is nearly all matrix products, which BLAS already runs
+        # on every core: no thread splitting here.
         return self._network_for_training().predict(X, self.out_activation_)
 
     # -- keeping a failed fit from leaving a broken model -------------------
@@ -459,52 +482,12 @@ class _BaseScratchMLP(BaseEstimator, ABC):
         return tags
 
 
-class _BatchGatherer:
-    """Yields the mini-batches of an epoch as ``(X, Y, sample_weight)``.
-
-    Rows are visited in the order of ``sample_idx``, which :meth:`shuffle`
-    permutes the way scikit-learn does (same draws, so the same order for the
-    same seed). Dense rows are gathered with ``np.take`` into buffers
-    allocated once, so a batch costs one copy and no allocation; without
-    shuffling a batch is a plain slice (no copy at all).
-    """
-
-    def __init__(self, X, Y, sample_weight, batch_size, shuffle):
-        self.X, self.Y, self.sw = X, Y, sample_weight
-        self.batch_size = batch_size
-        n = X.shape[0]
-        self.sample_idx = np.arange(n)
-        self.gather = shuffle
-        if shuffle and not sp.issparse(X):
-            self._X_buf = np.empty((batch_size, X.shape[1]), dtype=X.dtype)
-        self._Y_buf = np.empty((batch_size, Y.shape[1]), dtype=Y.dtype)
-        if sample_weight is not None:
-            self._sw_buf = np.empty(batch_size, dtype=sample_weight.dtype)
-
-    def shuffle(self, random_state):
-        order = np.arange(self.sample_idx.size)
-        random_state.shuffle(order)
-        self.sample_idx = self.sample_idx[order]
-
-    def __iter__(self):
-        n, bs = self.sample_idx.size, self.batch_size
-        for start in range(0, n, bs):
-            stop = min(start + bs, n)
-            if not self.gather:
-                sw = None if self.sw is None else self.sw[start:stop]
-                yield self.X[start:stop], self.Y[start:stop], sw
-                continue
-            idx = self.sample_idx[start:stop]
-            m = stop - start
-            if sp.issparse(self.X):
-                Xb = self.X[idx]
-            else:
-                Xb = np.take(self.X, idx, axis=0, out=self._X_buf[:m], mode="clip")
-            Yb = np.take(self.Y, idx, axis=0, out=self._Y_buf[:m], mode="clip")
-            sw = None
-            if self.sw is not None:
-                sw = np.take(self.sw, idx, out=self._sw_buf[:m], mode="clip")
-            yield Xb, Yb, sw
+def _shuffled(sample_idx, random_state):
+    """``sample_idx`` permuted with the draws scikit-learn's ``shuffle`` makes,
+    so the same seed visits the rows in the same order."""
+    order = np.arange(sample_idx.size)
+    random_state.shuffle(order)
+    return sample_idx[order]
 
 
 def _check_hidden_layer_sizes(hidden_layer_sizes):

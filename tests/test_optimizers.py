@@ -55,6 +55,9 @@ def test_adam_two_steps():
     assert params[0] == pytest.approx(0.9366104055930933, rel=1e-12)
     assert opt.m[0] == pytest.approx(-0.055)
     assert opt.v[0] == pytest.approx(0.00124975)
+    # The stored decayed sums: m / (1 - beta_1) and v / (1 - beta_2).
+    assert opt.grad_sum[0] == pytest.approx(-0.55)
+    assert opt.sq_grad_sum[0] == pytest.approx(1.24975)
     assert opt.learning_rate == pytest.approx(0.023531672532745275)
     assert opt.t == 2
 

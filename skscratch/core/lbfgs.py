@@ -11,6 +11,8 @@ implementation does the optimisation; this module only connects it to a
 import numpy as np
 import scipy.optimize
 
+from .parallel import DataParallel
+
 
 def minimize_lbfgs(
     network,
@@ -24,6 +26,7 @@ def minimize_lbfgs(
     max_fun=15000,
     tol=1e-4,
     callback=None,
+    n_threads=1,
 ):
     """Minimise the network's objective on the whole data set.
 
@@ -51,6 +54,9 @@ def minimize_lbfgs(
     callback : callable, optional
         ``callback(iteration, objective)`` after every iteration; it may raise
         ``StopIteration`` to end the optimisation early.
+    n_threads : int, default=1
+        Threads sharing each evaluation (see
+        :class:`~skscratch.core.parallel.DataParallel`).
 
     Returns
     -------
@@ -58,10 +64,13 @@ def minimize_lbfgs(
         ``network.params`` holds ``result.x`` on return.
     """
     params = network.params
+    # One BLAS thread per evaluating thread, whatever n_threads: see
+    # DataParallel's limit_blas.
+    evaluator = DataParallel(network, n_threads, limit_blas=True)
 
     def objective(theta):
         params[...] = theta
-        value = network.loss_and_gradient(
+        value = evaluator.loss_and_gradient(
             X, Y, loss, alpha=alpha, sample_weight=sample_weight
         )
         # A copy: scipy keeps gradients between calls, and network.grads is
@@ -76,13 +85,14 @@ def minimize_lbfgs(
         if callback is not None:
             callback(iteration, float(intermediate_result.fun))
 
-    result = scipy.optimize.minimize(
-        objective,
-        params.astype(np.float64),
-        method="L-BFGS-B",
-        jac=True,
-        callback=on_iteration,
-        options={"maxiter": max_iter, "maxfun": max_fun, "gtol": tol},
-    )
+    with evaluator:
+        result = scipy.optimize.minimize(
+            objective,
+            params.astype(np.float64),
+            method="L-BFGS-B",
+            jac=True,
+            callback=on_iteration,
+            options={"maxiter": max_iter, "maxfun": max_fun, "gtol": tol},
+        )
     params[...] = result.x
     return result

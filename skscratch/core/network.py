@@ -49,7 +49,7 @@ class Network:
     dense_layers : list of Dense
     """
 
-    def __init__(self, layers, dtype=np.float64):
+    def __init__(self, layers, dtype=np.float64, params=None):
         self.layers = list(layers)
         self.dtype = np.dtype(dtype)
         self.dense_layers = [layer for layer in self.layers if isinstance(layer, Dense)]
@@ -58,7 +58,13 @@ class Network:
         n_weights = sum(d.n_in * d.n_out for d in self.dense_layers)
         n_biases = sum(d.n_out for d in self.dense_layers)
         self.n_weights = n_weights
-        self.params = np.zeros(n_weights + n_biases, dtype=self.dtype)
+        shared = params is not None
+        if shared:
+            if params.shape != (n_weights + n_biases,) or params.dtype != self.dtype:
+                raise ValueError("params does not fit these layers.")
+            self.params = params
+        else:
+            self.params = np.zeros(n_weights + n_biases, dtype=self.dtype)
         self.grads = np.zeros_like(self.params)
         w_at, b_at = 0, n_weights
         for d in self.dense_layers:
@@ -66,7 +72,8 @@ class Network:
             shape = (d.n_in, d.n_out)
             W = self.params[w_at:w_end].reshape(shape)
             b = self.params[b_at:b_end]
-            W[...], b[...] = d.W, d.b
+            if not shared:
+                W[...], b[...] = d.W, d.b
             d.dtype = self.dtype
             d.bind(W, b, self.grads[w_at:w_end].reshape(shape), self.grads[b_at:b_end])
             w_at, b_at = w_end, b_end
@@ -123,6 +130,23 @@ class Network:
                 )
             d.W[...] = W
             d.b[...] = b
+
+    def replica(self):
+        """A network with the same layers that shares :attr:`params` but has
+        its own gradients and work buffers.
+
+        Several replicas can run forward and backward passes on different rows
+        of a batch at the same time (one per thread), each writing its own
+        gradient, which are then summed (see :mod:`skscratch.core.parallel`).
+
+        Returns
+        -------
+        replica : Network
+        """
+        layers = [layer.clone_structure() for layer in self.layers]
+        twin = type(self)(layers, dtype=self.dtype, params=self.params)
+        twin.hidden_activation = self.hidden_activation
+        return twin
 
     def is_bound_to(self, coefs, intercepts):
         """Whether ``coefs``/``intercepts`` are exactly this network's views."""
@@ -194,7 +218,9 @@ class Network:
             grad = layer.backward(grad)
         return grad
 
-    def loss_and_gradient(self, X, Y, loss, alpha=0.0, sample_weight=None):
+    def loss_and_gradient(
+        self, X, Y, loss, alpha=0.0, sample_weight=None, weight_sum=None
+    ):
         """Objective value on a batch, with its gradient left in :attr:`grads`.
 
         The objective is the weighted mean loss plus an L2 penalty::
@@ -215,6 +241,11 @@ class Network:
             L2 penalty strength.
         sample_weight : ndarray of shape (n_samples,), optional
             Non-negative weights with a positive sum.
+        weight_sum : float, optional
+            The ``sum_i w_i`` to divide by; by default the weight of these
+            rows. Passing the weight of a whole batch while giving only some
+            of its rows computes that part's share of the batch objective,
+            which is how batches are split between threads.
 
         Returns
         -------
@@ -225,7 +256,8 @@ class Network:
         n = X.shape[0]
         z = self.forward(X, training=True)
         y_pred = loss.activation.forward(z, out=z)
-        weight_sum = float(n if sample_weight is None else sample_weight.sum())
+        if weight_sum is None:
+            weight_sum = float(n if sample_weight is None else sample_weight.sum())
         value = loss.total(Y, y_pred, sample_weight) / weight_sum
 
         # Output error: d J / d z_i = w_i (p_i - y_i) / sum(w), computed on the
@@ -239,13 +271,41 @@ class Network:
         self.backward(delta)
 
         if alpha:
-            weights = self.params[: self.n_weights]
-            value += 0.5 * alpha * float(np.dot(weights, weights)) / weight_sum
-            if self._scratch is None:
-                self._scratch = np.empty_like(weights)
-            np.multiply(weights, alpha / weight_sum, out=self._scratch)
-            self.grads[: self.n_weights] += self._scratch
+            value += self.add_penalty(alpha / weight_sum)
         return value
+
+    def add_penalty(self, strength, block=slice(None)):
+        """Add the L2 penalty ``strength/2 * ||W||^2`` to :attr:`grads`.
+
+        Parameters
+        ----------
+        strength : float
+            ``alpha / sum_i w_i``.
+        block : slice, default=slice(None)
+            Only the part of the parameter vector in this block (the biases,
+            which are not penalised, are skipped).
+
+        Returns
+        -------
+        penalty : float
+            The block's share of ``strength/2 * ||W||^2``.
+        """
+        start, stop, _ = block.indices(self.params.size)
+        stop = min(stop, self.n_weights)
+        if start >= stop:
+            return 0.0
+        weights = self.params[start:stop]
+        scratch = self.penalty_scratch()[start:stop]
+        np.multiply(weights, strength, out=scratch)
+        self.grads[start:stop] += scratch
+        return 0.5 * strength * float(np.dot(weights, weights))
+
+    def penalty_scratch(self):
+        """The work vector of :meth:`add_penalty` (allocated on first use; a
+        caller about to run blocks in parallel threads asks for it first)."""
+        if self._scratch is None:
+            self._scratch = np.empty(self.n_weights, dtype=self.dtype)
+        return self._scratch
 
     def predict(self, X, output_activation, batch_size=4096):
         """Network output, with the output activation applied, for any number

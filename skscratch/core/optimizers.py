@@ -6,6 +6,12 @@ and ``grads`` vectors (see :mod:`skscratch.core.network`) and updates
 (velocity, moment estimates) is a vector of the same shape, and a single
 scratch vector stands in for every temporary, so a step allocates nothing.
 
+A step is two parts: :meth:`~Optimizer.begin_step` computes the step's scalars
+(Adam's bias-corrected rate) once, and :meth:`~Optimizer.update` applies the
+element-wise rule to any block of the vector. Because every element is updated
+independently, blocks can be updated in parallel threads
+(:mod:`skscratch.core.parallel` does).
+
 The update rules are scikit-learn's, so a network trained here follows the
 same trajectory as scikit-learn's MLP given the same gradients.
 """
@@ -100,6 +106,23 @@ class Optimizer:
         params : ndarray of shape (n_params,)
         grads : ndarray of shape (n_params,)
         """
+        self.begin_step()
+        self.update(params, grads)
+
+    def begin_step(self):
+        """Advance the step counter and compute the step's scalars."""
+
+    def update(self, params, grads, block=slice(None)):
+        """Apply the update rule to ``params[block]``.
+
+        Parameters
+        ----------
+        params : ndarray of shape (n_params,)
+        grads : ndarray of shape (n_params,)
+        block : slice, default=slice(None)
+            The part of the vectors to update; the optimizer's own state is
+            read and written at the same positions.
+        """
         raise NotImplementedError
 
     def iteration_ends(self, time_step):
@@ -163,8 +186,10 @@ class SGD(Optimizer):
     def learning_rate(self):
         return self.schedule.learning_rate
 
-    def step(self, params, grads):
-        lr, mu, v, s = self.learning_rate, self.momentum, self.velocity, self._scratch
+    def update(self, params, grads, block=slice(None)):
+        params, grads = params[block], grads[block]
+        v, s = self.velocity[block], self._scratch[block]
+        lr, mu = self.learning_rate, self.momentum
         np.multiply(grads, -lr, out=s)  # s = -lr g
         v *= mu
         v += s  # v = mu v - lr g
@@ -193,6 +218,17 @@ class Adam(Optimizer):
         lr_t = lr * sqrt(1 - beta_2^t) / (1 - beta_1^t)
         theta <- theta - lr_t * m / (sqrt(v) + epsilon)
 
+    To save two passes over the parameter vector per step, the state is kept
+    as decayed *sums* ``S1 = m / (1 - beta_1)`` and ``S2 = v / (1 - beta_2)``,
+    which update as ``S <- beta S + g`` (no ``(1 - beta)`` factor); the
+    constants come back in the step::
+
+        theta < -theta - c_t * S1 / (sqrt(S2) + epsilon / sqrt(1 - beta_2))
+        c_t = lr_t * (1 - beta_1) / sqrt(1 - beta_2)
+
+    which is the same update (scikit-learn's trajectory is reproduced to
+    round-off).
+
     Parameters
     ----------
     params : ndarray of shape (n_params,)
@@ -206,7 +242,7 @@ class Adam(Optimizer):
     t : int
         Number of steps taken.
     m, v : ndarray of shape (n_params,)
-        First and second moment estimates.
+        First and second moment estimates (computed from the sums on access).
     """
 
     def __init__(
@@ -217,35 +253,44 @@ class Adam(Optimizer):
         self.beta_2 = float(beta_2)
         self.epsilon = float(epsilon)
         self.t = 0
-        self.m = np.zeros_like(params)
-        self.v = np.zeros_like(params)
+        self.grad_sum = np.zeros_like(params)
+        self.sq_grad_sum = np.zeros_like(params)
         self._lr = self.learning_rate_init
+
+    @property
+    def m(self):
+        return self.grad_sum * (1 - self.beta_1)
+
+    @property
+    def v(self):
+        return self.sq_grad_sum * (1 - self.beta_2)
 
     @property
     def learning_rate(self):
         """float: the bias-corrected step size of the last step."""
         return self._lr
 
-    def step(self, params, grads):
-        b1, b2, m, v, s = self.beta_1, self.beta_2, self.m, self.v, self._scratch
+    def begin_step(self):
         self.t += 1
+        b1, b2 = self.beta_1, self.beta_2
         # A Python float, not a NumPy scalar: float32 vectors stay float32.
         self._lr = self.learning_rate_init * (1 - b2**self.t) ** 0.5 / (1 - b1**self.t)
-        # m = b1 m + (1 - b1) g, rewritten as b1 (m - g) + g: no temporary.
-        m -= grads
-        m *= b1
-        m += grads
-        # v = b2 v + (1 - b2) g^2, the same way with g^2 in the scratch vector.
-        np.multiply(grads, grads, out=s)
-        v -= s
-        v *= b2
-        v += s
-        # theta -= lr_t m / (sqrt(v) + eps)
-        np.sqrt(v, out=s)
-        s += self.epsilon
-        np.divide(m, s, out=s)
-        s *= self._lr
-        params -= s
+
+    def update(self, params, grads, block=slice(None)):
+        params, grads = params[block], grads[block]
+        s1, s2 = self.grad_sum[block], self.sq_grad_sum[block]
+        scratch = self._scratch[block]
+        root = (1 - self.beta_2) ** 0.5
+        s1 *= self.beta_1
+        s1 += grads
+        np.multiply(grads, grads, out=scratch)
+        s2 *= self.beta_2
+        s2 += scratch
+        np.sqrt(s2, out=scratch)
+        scratch += self.epsilon / root
+        np.divide(s1, scratch, out=scratch)
+        scratch *= self._lr * (1 - self.beta_1) / root
+        params -= scratch
 
 
 def make_optimizer(solver, params, **options):

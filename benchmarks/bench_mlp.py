@@ -1,0 +1,1019 @@
+"""Benchmark skscratch's MLP against scikit-learn (and PyTorch when installed).
+
+Every implementation runs the same workloads in one process, interleaved:
+each repetition fits every implementation once, rotating the order between
+repetitions, so slow drift of the machine (thermal, other load) affects all
+of them alike. Results are printed to stdout as Markdown tables (progress goes
+to stderr). See ``benchmarks/README.md`` for what each column means.
+
+Usage::
+
+    python benchmarks/bench_mlp.py                  # everything, ~15 min on 2 cores
+    python benchmarks/bench_mlp.py --quick          # smoke test, ~1 minute
+    python benchmarks/bench_mlp.py --workloads adam32 --impls sklearn,torch
+"""
+
+import argparse
+import gc
+import itertools
+import json
+import math
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+import tracemalloc
+import warnings
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+ALL_IMPLS = ("skscratch", "sklearn", "torch")
+ALL_WORKLOADS = ("adam32", "adam64", "sgd", "lbfgs_digits", "predict_proba", "sweep")
+MNIST_WORKLOADS = {"adam32", "adam64", "sgd", "predict_proba", "sweep"}
+# PyTorch has a training loop here only for the stochastic MNIST workloads.
+TORCH_WORKLOADS = {"adam32", "sgd", "predict_proba"}
+FLOOR_WORKLOADS = {"adam32", "adam64"}
+FLOOR = "floor"  # pseudo-implementation: matrix products only
+
+RANDOM_STATE = 0
+HIDDEN = (256, 128)
+SWEEP_WIDTHS = (64, 256, 1024)
+SWEEP_BATCHES = (32, 200, 1000)
+
+EXIT_NO_DATA = 2
+
+
+def log(message):
+    """Progress output goes to stderr so stdout stays a clean table."""
+    print(message, file=sys.stderr, flush=True)
+
+
+def load_average():
+    """1-minute load average (None where unsupported)."""
+    try:
+        return round(os.getloadavg()[0], 2)
+    except (AttributeError, OSError):
+        return None
+
+
+# ---------------------------------------------------------------------------
+# Implementations
+# ---------------------------------------------------------------------------
+
+
+class TorchMLPClassifier:
+    """Eager PyTorch CPU training loop with an MLPClassifier-like interface.
+
+    Mirrors what scikit-learn does so the work is comparable: Glorot-uniform
+    initialisation of weights and biases (bound ``sqrt(6 / (fan_in +
+    fan_out))``), mean cross-entropy over the mini-batch, the L2 penalty added
+    to the weight gradients (not the biases) as ``alpha * W / batch_rows``,
+    rows reshuffled every epoch, float32 throughout.
+    """
+
+    def __init__(
+        self,
+        hidden_layer_sizes=(100,),
+        *,
+        solver="adam",
+        alpha=1e-4,
+        batch_size=200,
+        learning_rate_init=1e-3,
+        max_iter=200,
+        shuffle=True,
+        random_state=None,
+        momentum=0.9,
+        nesterovs_momentum=True,
+        activation="relu",
+    ):
+        if activation != "relu" or solver not in ("adam", "sgd"):
+            raise ValueError("TorchMLPClassifier supports relu with adam or sgd")
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.solver = solver
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate_init = learning_rate_init
+        self.max_iter = max_iter
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.activation = activation
+
+    def _build(self, sizes):
+        import torch
+
+        layers = []
+        for fan_in, fan_out in itertools.pairwise(sizes):
+            linear = torch.nn.Linear(fan_in, fan_out)
+            bound = math.sqrt(6.0 / (fan_in + fan_out))
+            with torch.no_grad():
+                linear.weight.uniform_(-bound, bound)
+                linear.bias.uniform_(-bound, bound)
+            layers += [linear, torch.nn.ReLU()]
+        return torch.nn.Sequential(*layers[:-1])  # no ReLU after the output
+
+    def fit(self, X, y):
+        import torch
+
+        seed = 0 if self.random_state is None else int(self.random_state)
+        torch.manual_seed(seed)
+        X_t = torch.from_numpy(np.ascontiguousarray(X, dtype=np.float32))
+        self.classes_, y_idx = np.unique(y, return_inverse=True)
+        y_t = torch.from_numpy(y_idx.astype(np.int64))
+        n_samples = X_t.shape[0]
+        sizes = [X_t.shape[1], *self.hidden_layer_sizes, len(self.classes_)]
+        model = self._build(sizes)
+        weights = [m.weight for m in model if isinstance(m, torch.nn.Linear)]
+        if self.solver == "adam":
+            optimizer = torch.optim.Adam(
+                model.parameters(),
+                lr=self.learning_rate_init,
+                betas=(0.9, 0.999),
+                eps=1e-8,
+                weight_decay=0,
+            )
+        else:
+            optimizer = torch.optim.SGD(
+                model.parameters(),
+                lr=self.learning_rate_init,
+                momentum=self.momentum,
+                nesterov=self.nesterovs_momentum,
+            )
+        loss_fn = torch.nn.CrossEntropyLoss()
+        generator = torch.Generator().manual_seed(seed)
+        batch = max(1, min(self.batch_size, n_samples))
+        for _ in range(self.max_iter):
+            if self.shuffle:
+                order = torch.randperm(n_samples, generator=generator)
+            else:
+                order = torch.arange(n_samples)
+            for start in range(0, n_samples, batch):
+                idx = order[start : start + batch]
+                optimizer.zero_grad(set_to_none=True)
+                loss = loss_fn(model(X_t[idx]), y_t[idx])
+                loss.backward()
+                if self.alpha:
+                    with torch.no_grad():
+                        for w in weights:
+                            w.grad.add_(w, alpha=self.alpha / len(idx))
+                optimizer.step()
+        self.model_ = model
+        self.n_iter_ = self.max_iter
+        return self
+
+    def predict_proba(self, X):
+        import torch
+
+        X_t = torch.from_numpy(np.ascontiguousarray(X, dtype=np.float32))
+        with torch.inference_mode():
+            return torch.softmax(self.model_(X_t), dim=1).numpy()
+
+    def predict(self, X):
+        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+
+
+def available_impls(requested):
+    """Return ``(classes, notes)``: estimator classes that import, and why not."""
+    classes, notes = {}, []
+    for name in requested:
+        try:
+            if name == "skscratch":
+                from skscratch import ScratchMLPClassifier as cls
+            elif name == "sklearn":
+                from sklearn.neural_network import MLPClassifier as cls
+            elif name == "torch":
+                import torch  # noqa: F401
+
+                cls = TorchMLPClassifier
+            else:
+                raise ValueError(f"unknown implementation {name!r}")
+        except ImportError as exc:
+            notes.append(f"{name} skipped: not importable ({exc})")
+            continue
+        classes[name] = cls
+    return classes, notes
+
+
+def blas_threads():
+    """Number of threads of the BLAS numpy uses (None if unknown)."""
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return None
+    counts = [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
+    return max(counts) if counts else None
+
+
+def limit_threads(n):
+    """Cap every BLAS / OpenMP pool loaded so far at ``n`` threads."""
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(n)  # stays in force for the rest of the process
+
+
+def configure_torch():
+    """Match PyTorch's intra-op threads to the BLAS thread count."""
+    import torch
+
+    n = blas_threads() or os.cpu_count() or 1
+    torch.set_num_threads(n)
+    return n
+
+
+def fit_quietly(estimator, X, y):
+    """Fit and return wall seconds, silencing max_iter convergence warnings."""
+    with warnings.catch_warnings():
+        try:
+            from sklearn.exceptions import ConvergenceWarning
+
+            warnings.simplefilter("ignore", ConvergenceWarning)
+        except ImportError:
+            pass
+        warnings.filterwarnings("ignore", message=".*[Mm]aximum iteration")
+        start = time.perf_counter()
+        estimator.fit(X, y)
+        return time.perf_counter() - start
+
+
+def accuracy(estimator, X, y):
+    return float(np.mean(estimator.predict(X) == y))
+
+
+# ---------------------------------------------------------------------------
+# Matrix-product floor
+# ---------------------------------------------------------------------------
+
+
+def matmul_floor_epoch(X, hidden, n_out, batch_size):
+    """Seconds for only the matrix products of one epoch of the network.
+
+    Per mini-batch of contiguous rows of ``X``: forward ``X@W1, H1@W2, ...``,
+    weight gradients ``X.T@D1, H1.T@D2, ...`` and input gradients
+    ``D_k@W_k.T`` for every layer but the first, all with ``np.matmul`` into
+    preallocated buffers. Nothing else (activations, loss, updates, shuffling)
+    is done, so a real implementation cannot beat this number.
+    """
+    dtype = X.dtype
+    rng = np.random.default_rng(RANDOM_STATE)
+    sizes = [X.shape[1], *hidden, n_out]
+    weights = [
+        rng.standard_normal((a, b)).astype(dtype) * 0.05
+        for a, b in itertools.pairwise(sizes)
+    ]
+    weight_grads = [np.empty_like(w) for w in weights]
+
+    def buffers(rows):
+        acts = [np.empty((rows, s), dtype=dtype) for s in sizes[1:]]
+        deltas = [rng.standard_normal((rows, s)).astype(dtype) for s in sizes[1:]]
+        back = [np.empty((rows, s), dtype=dtype) for s in sizes[1:-1]]
+        return acts, deltas, back
+
+    n = X.shape[0]
+    full = buffers(batch_size)
+    tail = buffers(n % batch_size) if n % batch_size else None
+    start = time.perf_counter()
+    for lo in range(0, n, batch_size):
+        xb = X[lo : lo + batch_size]
+        acts, deltas, back = full if xb.shape[0] == batch_size else tail
+        inputs = [xb, *acts[:-1]]
+        for k, w in enumerate(weights):
+            np.matmul(inputs[k], w, out=acts[k])
+        for k in range(len(weights) - 1, -1, -1):
+            np.matmul(inputs[k].T, deltas[k], out=weight_grads[k])
+            if k > 0:
+                np.matmul(deltas[k], weights[k].T, out=back[k - 1])
+    return time.perf_counter() - start
+
+
+# ---------------------------------------------------------------------------
+# Data
+# ---------------------------------------------------------------------------
+
+
+def default_data_dir():
+    env = os.environ.get("SKSCRATCH_MNIST_DIR", "").strip()
+    if env:
+        return env
+    shared = REPO_ROOT.parent / "shared" / "datasets" / "mnist"
+    return str(shared) if shared.is_dir() else None
+
+
+def load_mnist_or_exit(data_dir, dtype, n_train, n_test):
+    """Load (a prefix of) MNIST; on missing/corrupt data explain and exit 2."""
+    from skscratch.datasets import load_mnist
+
+    try:
+        X_train, y_train, X_test, y_test = load_mnist(data_dir, dtype=dtype)
+    except (FileNotFoundError, ValueError) as exc:
+        print(
+            f"error: MNIST is needed for the selected workloads.\n{exc}\n"
+            "Run with --data-dir DIR, or set SKSCRATCH_MNIST_DIR, or select only "
+            "--workloads lbfgs_digits (no MNIST needed).",
+            file=sys.stderr,
+        )
+        sys.exit(EXIT_NO_DATA)
+    return (
+        np.ascontiguousarray(X_train[:n_train]),
+        y_train[:n_train],
+        np.ascontiguousarray(X_test[:n_test]),
+        y_test[:n_test],
+    )
+
+
+def digits_split():
+    """Standardised sklearn digits with a fixed stratified 75/25 split."""
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = load_digits(return_X_y=True)
+    X_train, X_test, y_train, y_test = train_test_split(
+        X, y, test_size=0.25, random_state=RANDOM_STATE, stratify=y
+    )
+    scaler = StandardScaler().fit(X_train)
+    return scaler.transform(X_train), y_train, scaler.transform(X_test), y_test
+
+
+# ---------------------------------------------------------------------------
+# Measurement records
+# ---------------------------------------------------------------------------
+
+
+@dataclass
+class Run:
+    """One timed measurement."""
+
+    workload: str
+    impl: str
+    rep: int
+    seconds: float  # the quantity reported (per epoch, per fit or per call)
+    fit_seconds: float | None = None
+    n_iter: int | None = None
+    accuracy: float | None = None
+    point: tuple | None = None  # sweep grid point (width, batch)
+    load: float | None = field(default_factory=load_average)
+
+
+@dataclass
+class Results:
+    runs: list = field(default_factory=list)
+    notes: list = field(default_factory=list)
+    memory: dict = field(default_factory=dict)
+    failed: dict = field(default_factory=dict)
+
+    def values(self, workload, impl, point=None):
+        return [
+            r.seconds
+            for r in self.runs
+            if r.workload == workload and r.impl == impl and r.point == point
+        ]
+
+
+def rotated(items, rep):
+    items = list(items)
+    if not items:
+        return items
+    k = rep % len(items)
+    return items[k:] + items[:k]
+
+
+def stochastic_params(workload, epochs):
+    params = {
+        "hidden_layer_sizes": HIDDEN,
+        "activation": "relu",
+        "solver": "adam",
+        "batch_size": 200,
+        "learning_rate_init": 1e-3,
+        "alpha": 1e-4,
+        "max_iter": epochs,
+        "shuffle": True,
+        "random_state": RANDOM_STATE,
+    }
+    if workload == "sgd":
+        params.update(
+            solver="sgd",
+            momentum=0.9,
+            nesterovs_momentum=True,
+            learning_rate_init=0.01,
+        )
+    return params
+
+
+def _fail(results, workload, impl, exc):
+    message = f"{type(exc).__name__}: {exc}"
+    log(f"  !! {impl} failed on {workload}: {message}")
+    results.failed.setdefault(workload, {})[impl] = message
+
+
+def warm_up(classes, params, X, y, results, workload):
+    """One short untimed fit per implementation (imports, BLAS threads, caches)."""
+    small = dict(params, max_iter=1)
+    rows = min(len(X), 2000)
+    for name, cls in list(classes.items()):
+        try:
+            fit_quietly(cls(**small), X[:rows], y[:rows])
+        except Exception as exc:  # report it and go on
+            _fail(results, workload, name, exc)
+            del classes[name]
+
+
+def run_fit_workload(workload, classes, data, cfg, results):
+    """Interleaved repeated fits; seconds per epoch (or per fit for lbfgs)."""
+    X_train, y_train, X_test, y_test = data
+    if workload == "lbfgs_digits":
+        params = {
+            "hidden_layer_sizes": (100,),
+            "solver": "lbfgs",
+            "max_iter": cfg.lbfgs_iter,
+            "random_state": RANDOM_STATE,
+        }
+    else:
+        params = stochastic_params(workload, cfg.epochs)
+    classes = dict(classes)
+    warm_up(classes, params, X_train, y_train, results, workload)
+    contenders = list(classes)
+    if workload in FLOOR_WORKLOADS:
+        contenders.append(FLOOR)
+    for rep in range(cfg.repeats):
+        for name in rotated(contenders, rep):
+            if name not in classes and name != FLOOR:
+                continue  # failed in an earlier repetition
+            gc.collect()
+            if name == FLOOR:
+                secs = [
+                    matmul_floor_epoch(X_train, HIDDEN, 10, params["batch_size"])
+                    for _ in range(cfg.epochs)
+                ]
+                per = sum(secs) / len(secs)
+                results.runs.append(Run(workload, FLOOR, rep, per, sum(secs)))
+                log(f"  rep {rep + 1}/{cfg.repeats} floor: {per:.3f} s/epoch")
+                continue
+            try:
+                estimator = classes[name](**params)
+                fit_s = fit_quietly(estimator, X_train, y_train)
+                n_iter = int(estimator.n_iter_)
+                acc = accuracy(estimator, X_test, y_test)
+            except Exception as exc:  # report it and go on
+                _fail(results, workload, name, exc)
+                del classes[name]
+                continue
+            per = fit_s if workload == "lbfgs_digits" else fit_s / max(n_iter, 1)
+            results.runs.append(Run(workload, name, rep, per, fit_s, n_iter, acc))
+            log(
+                f"  rep {rep + 1}/{cfg.repeats} {name}: fit {fit_s:.2f} s, "
+                f"{n_iter} iter, acc {acc:.4f}"
+            )
+
+
+def run_predict_workload(classes, data, cfg, results):
+    """Seconds per predict_proba call on the test set, many calls each."""
+    workload = "predict_proba"
+    X_train, y_train, X_test, y_test = data
+    params = stochastic_params("adam32", 1)
+    models = {}
+    for name, cls in classes.items():
+        try:
+            estimator = cls(**params)
+            fit_quietly(estimator, X_train, y_train)
+            estimator.predict_proba(X_test)  # warm-up call
+            models[name] = estimator
+        except Exception as exc:  # report it and go on
+            _fail(results, workload, name, exc)
+    accs = {name: accuracy(m, X_test, y_test) for name, m in models.items()}
+    for rep in range(cfg.repeats):
+        for name in rotated(models, rep):
+            model = models[name]
+            times = []
+            for _ in range(cfg.predict_calls):
+                gc.collect()
+                start = time.perf_counter()
+                model.predict_proba(X_test)
+                times.append(time.perf_counter() - start)
+            for t in times:
+                results.runs.append(Run(workload, name, rep, t, accuracy=accs[name]))
+            log(
+                f"  rep {rep + 1}/{cfg.repeats} {name}: "
+                f"{1e3 * statistics.median(times):.2f} ms/call"
+            )
+
+
+def run_sweep(classes, data, cfg, results):
+    """One-hidden-layer adam fits over a width x batch-size grid (1 epoch)."""
+    workload = "sweep"
+    X_train, y_train, _, _ = data
+    X, y = X_train[: cfg.sweep_rows], y_train[: cfg.sweep_rows]
+    classes = {k: v for k, v in classes.items() if k in ("skscratch", "sklearn")}
+    base = dict(stochastic_params("adam32", 1), hidden_layer_sizes=(64,))
+    warm_up(classes, base, X, y, results, workload)
+    for width in SWEEP_WIDTHS:
+        for batch in SWEEP_BATCHES:
+            params = dict(base, hidden_layer_sizes=(width,), batch_size=batch)
+            for rep in range(cfg.repeats):
+                for name in rotated(classes, rep):
+                    if name not in classes:
+                        continue
+                    gc.collect()
+                    try:
+                        fit_s = fit_quietly(classes[name](**params), X, y)
+                    except Exception as exc:  # report it and go on
+                        _fail(results, workload, name, exc)
+                        del classes[name]
+                        continue
+                    results.runs.append(
+                        Run(workload, name, rep, fit_s, fit_s, 1, point=(width, batch))
+                    )
+                    log(f"  width {width} batch {batch} {name}: {fit_s:.2f} s")
+
+
+# ---------------------------------------------------------------------------
+# Memory (separate fresh processes, never mixed with timing)
+# ---------------------------------------------------------------------------
+
+
+def _proc_status_kib(key):
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith(key + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
+def _reset_peak_rss():
+    """Reset VmHWM (Linux: write 5 to clear_refs). Returns True on success."""
+    try:
+        with open("/proc/self/clear_refs", "w") as fh:
+            fh.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def memory_probe(impl, cfg):
+    """Run in a child process: measure what one adam32 fit allocates.
+
+    Returns a dict with the tracemalloc peak (bytes) of a fit and the growth
+    of the resident-set high-water mark during another, untraced fit.
+    """
+    classes, _ = available_impls([impl])
+    if impl not in classes:
+        return {"error": "not importable"}
+    if cfg.threads:
+        limit_threads(cfg.threads)
+    if impl == "torch":
+        configure_torch()
+    X, y, _, _ = load_mnist_or_exit(cfg.data_dir, np.float32, cfg.train_rows, 0)
+    params = stochastic_params("adam32", cfg.epochs)
+    # Warm up on a tiny, differently shaped problem: this pays one-time costs
+    # (lazy imports, thread pools) without pre-touching the real fit's buffers.
+    tiny = dict(params, hidden_layer_sizes=(3,), batch_size=8, max_iter=1)
+    fit_quietly(classes[impl](**tiny), X[:32, :20], y[:32])
+    gc.collect()
+    out = {}
+    # First an untraced fit for the resident-set high-water mark, then a
+    # traced one (tracemalloc's own bookkeeping would inflate the RSS).
+    rss_before = _proc_status_kib("VmRSS")
+    if rss_before is not None and _reset_peak_rss():
+        fit_quietly(classes[impl](**params), X, y)
+        out["rss_growth"] = 1024 * (_proc_status_kib("VmHWM") - rss_before)
+    gc.collect()
+    tracemalloc.start()
+    fit_quietly(classes[impl](**params), X, y)
+    out["tracemalloc_peak"] = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    out["data_bytes"] = int(X.nbytes)
+    return out
+
+
+def run_memory(impls, cfg, results):
+    for impl in impls:
+        log(f"  memory probe: {impl} (fresh process)")
+        cmd = [
+            sys.executable,
+            str(Path(__file__).resolve()),
+            "--memory-probe",
+            impl,
+            "--data-dir",
+            str(cfg.data_dir),
+            "--epochs",
+            str(cfg.epochs),
+        ]
+        if cfg.quick:
+            cmd.append("--quick")
+        if cfg.threads:
+            cmd += ["--threads", str(cfg.threads)]
+        proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        try:
+            results.memory[impl] = json.loads(proc.stdout.strip().splitlines()[-1])
+        except (IndexError, json.JSONDecodeError):
+            tail = (proc.stderr or "").strip().splitlines()[-1:]
+            results.memory[impl] = {"error": f"probe failed: {' '.join(tail)}"}
+
+
+# ---------------------------------------------------------------------------
+# Machine description and report
+# ---------------------------------------------------------------------------
+
+
+def _cpu_model():
+    physical = set()
+    model = None
+    current_physical = None
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                key, _, value = line.partition(":")
+                key, value = key.strip(), value.strip()
+                if key == "model name" and model is None:
+                    model = value
+                elif key == "physical id":
+                    current_physical = value
+                elif key == "core id":
+                    physical.add((current_physical, value))
+    except OSError:
+        pass
+    return model or platform.processor() or "unknown", len(physical) or None
+
+
+def _version(module):
+    try:
+        return __import__(module).__version__
+    except (ImportError, AttributeError):
+        return None
+
+
+def machine_info():
+    model, physical = _cpu_model()
+    try:
+        usable = len(os.sched_getaffinity(0))
+    except AttributeError:
+        usable = os.cpu_count()
+    info = {
+        "cpu": model,
+        "logical_cores": os.cpu_count(),
+        "physical_cores": physical,
+        "usable_cores": usable,
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "scipy": _version("scipy"),
+        "scikit-learn": _version("sklearn"),
+        "torch": _version("torch"),
+        "skscratch": _version("skscratch"),
+        "blas": [],
+    }
+    try:
+        from threadpoolctl import threadpool_info
+
+        for lib in threadpool_info():
+            details = [
+                lib.get("user_api"),
+                lib.get("architecture"),
+                lib.get("threading_layer"),
+                f"threads={lib.get('num_threads')}",
+                Path(lib.get("filepath", "")).name,
+            ]
+            name = " ".join(
+                str(x) for x in (lib.get("internal_api"), lib.get("version")) if x
+            )
+            info["blas"].append(f"{name} ({', '.join(d for d in details if d)})")
+    except ImportError:
+        pass
+    if not info["blas"]:
+        try:
+            deps = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
+            info["blas"].append(f"{deps.get('name')} {deps.get('version')}")
+        except (KeyError, TypeError, ValueError):
+            info["blas"].append("unknown")
+    return info
+
+
+def _fmt(x):
+    if x is None:
+        return ""
+    return f"{x:.3g}" if abs(x) < 100 else f"{x:.0f}"
+
+
+UNITS = {
+    "adam32": ("s/epoch", 1.0, "float32"),
+    "adam64": ("s/epoch", 1.0, "float64"),
+    "sgd": ("s/epoch", 1.0, "float32"),
+    "lbfgs_digits": ("s/fit", 1.0, "float64"),
+    "predict_proba": ("ms/call", 1e3, "float32"),
+}
+
+
+def timing_table(results, workloads):
+    lines = [
+        (
+            "| workload | dtype | impl | unit | median | min-max | vs sklearn "
+            "| vs floor | accuracy |"
+        ),
+        "|---|---|---|---|---:|---:|---:|---:|---:|",
+    ]
+    for workload in workloads:
+        if workload not in UNITS:
+            continue
+        unit, scale, dtype = UNITS[workload]
+        impls = [i for i in (*ALL_IMPLS, FLOOR) if results.values(workload, i)]
+        medians = {i: statistics.median(results.values(workload, i)) for i in impls}
+        ref = medians.get("sklearn")
+        floor = medians.get(FLOOR)
+        for impl in impls:
+            vals = results.values(workload, impl)
+            accs = [
+                r.accuracy
+                for r in results.runs
+                if r.workload == workload and r.impl == impl and r.accuracy is not None
+            ]
+            med = medians[impl]
+            vs_ref = f"{med / ref:.2f}x" if ref and impl != FLOOR else ""
+            vs_floor = f"{med / floor:.2f}x" if floor else ""
+            label = "floor (matmul only)" if impl == FLOOR else impl
+            lines.append(
+                f"| {workload} | {dtype} | {label} | {unit} | {_fmt(med * scale)} "
+                f"| {_fmt(min(vals) * scale)}-{_fmt(max(vals) * scale)} "
+                f"| {vs_ref} | {vs_floor} "
+                f"| {f'{statistics.median(accs):.4f}' if accs else ''} |"
+            )
+        for impl, message in results.failed.get(workload, {}).items():
+            lines.append(
+                f"| {workload} | {dtype} | {impl} | failed | | | | | {message} |"
+            )
+    return lines
+
+
+def memory_table(results):
+    mib = 1024.0**2
+    lines = [
+        (
+            "| impl | tracemalloc peak during fit (MiB) | peak RSS growth (MiB) "
+            "| data X (MiB) |"
+        ),
+        "|---|---:|---:|---:|",
+    ]
+    for impl, m in results.memory.items():
+        if "error" in m:
+            lines.append(f"| {impl} | {m['error']} | | |")
+            continue
+        tm = m.get("tracemalloc_peak")
+        rss = m.get("rss_growth")
+        lines.append(
+            f"| {impl} | {_fmt(tm / mib) if tm is not None else 'n/a'} "
+            f"| {_fmt(rss / mib) if rss is not None else 'n/a'} "
+            f"| {_fmt(m['data_bytes'] / mib)} |"
+        )
+    return lines
+
+
+def sweep_tables(results):
+    def grid(title, cell):
+        rows = [
+            f"{title}",
+            "",
+            "| width \\ batch | " + " | ".join(map(str, SWEEP_BATCHES)) + " |",
+            "|---|" + "---:|" * len(SWEEP_BATCHES),
+        ]
+        for w in SWEEP_WIDTHS:
+            cells = [cell((w, b)) for b in SWEEP_BATCHES]
+            rows.append(f"| {w} | " + " | ".join(cells) + " |")
+        return [*rows, ""]
+
+    def med(impl, point):
+        vals = results.values("sweep", impl, point)
+        return statistics.median(vals) if vals else None
+
+    def ratio(point):
+        a, b = med("skscratch", point), med("sklearn", point)
+        return f"{a / b:.2f}x" if a and b else "n/a"
+
+    lines = grid("Ratio skscratch / sklearn (median fit seconds):", ratio)
+    for impl in ("skscratch", "sklearn"):
+        if any(r.impl == impl and r.workload == "sweep" for r in results.runs):
+            lines += grid(
+                f"{impl} median fit seconds:",
+                lambda p, impl=impl: _fmt(med(impl, p)) or "n/a",
+            )
+    return lines
+
+
+def report(info, cfg, results, workloads):
+    out = ["# skscratch MLP benchmark", ""]
+    cores = (
+        f"{info['logical_cores']} logical, {info['physical_cores'] or '?'} physical, "
+        f"{info['usable_cores']} usable"
+    )
+    out += [
+        f"- CPU: {info['cpu']} ({cores})",
+        f"- {info['platform']}, Python {info['python']}",
+        "- versions: "
+        + ", ".join(
+            f"{k} {info[k] or 'n/a'}"
+            for k in ("numpy", "scipy", "scikit-learn", "torch", "skscratch")
+        ),
+        "- BLAS / thread pools: " + "; ".join(info["blas"]),
+        f"- torch threads: {cfg.torch_threads or 'n/a'}",
+        f"- 1-min load average: {info.get('load_start')} at start, "
+        f"{info.get('load_end')} at end (other work on the machine skews timings)",
+        f"- settings: repeats={cfg.repeats}, epochs={cfg.epochs}, "
+        f"MNIST rows train={cfg.train_rows} test={cfg.test_rows}, "
+        f"sweep rows={cfg.sweep_rows}, predict calls/rep={cfg.predict_calls}, "
+        f"lbfgs max_iter={cfg.lbfgs_iter}, random_state={RANDOM_STATE}"
+        + (" (--quick)" if cfg.quick else ""),
+    ]
+    out += [f"- note: {n}" for n in results.notes]
+    out.append("")
+    if any(w in UNITS for w in workloads):
+        out += ["## Timings", "", *timing_table(results, workloads), ""]
+    if results.memory:
+        out += [
+            "## Memory (adam32 fit, beyond the data)",
+            "",
+            *memory_table(results),
+            "",
+        ]
+    if "sweep" in workloads:
+        title = "one hidden layer, adam, float32, 1 epoch"
+        out += [
+            f"## Sweep: {title} on {cfg.sweep_rows} rows",
+            "",
+            *sweep_tables(results),
+        ]
+    return "\n".join(out).rstrip() + "\n"
+
+
+# ---------------------------------------------------------------------------
+# Command line
+# ---------------------------------------------------------------------------
+
+
+@dataclass
+class Config:
+    data_dir: str | None
+    repeats: int
+    epochs: int
+    quick: bool
+    train_rows: int
+    test_rows: int
+    sweep_rows: int
+    predict_calls: int
+    lbfgs_iter: int
+    threads: int | None = None
+    torch_threads: int | None = None
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(
+        description="Benchmark skscratch vs scikit-learn (and PyTorch) MLPs.",
+    )
+    parser.add_argument(
+        "--data-dir",
+        default=default_data_dir(),
+        help="MNIST directory (default: $SKSCRATCH_MNIST_DIR, else "
+        "<repo>/../shared/datasets/mnist if it exists)",
+    )
+    parser.add_argument("--repeats", type=int, help="repetitions (default 5)")
+    parser.add_argument("--epochs", type=int, help="epochs per fit (default 5)")
+    parser.add_argument(
+        "--workloads",
+        default=",".join(ALL_WORKLOADS),
+        help="comma list from: " + ",".join(ALL_WORKLOADS),
+    )
+    parser.add_argument(
+        "--impls",
+        default=",".join(ALL_IMPLS),
+        help="comma list of implementations (missing ones are skipped)",
+    )
+    parser.add_argument("--no-torch", action="store_true", help="skip PyTorch")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        help="limit BLAS/OpenMP (and torch) threads to N via threadpoolctl "
+        "(default: leave the libraries' own setting)",
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="smoke test: 2 repeats, 1 epoch, 5000/2000 MNIST rows",
+    )
+    parser.add_argument("--json", metavar="FILE", help="also write raw results")
+    parser.add_argument("--memory-probe", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    for option in ("workloads", "impls"):
+        names = [n.strip() for n in getattr(args, option).split(",") if n.strip()]
+        allowed = ALL_WORKLOADS if option == "workloads" else ALL_IMPLS
+        unknown = sorted(set(names) - set(allowed))
+        if unknown:
+            parser.error(f"unknown {option}: {', '.join(unknown)}")
+        setattr(args, option, names)
+    if args.no_torch and "torch" in args.impls:
+        args.impls.remove("torch")
+    for option in ("repeats", "epochs", "threads"):
+        value = getattr(args, option)
+        if value is not None and value < 1:
+            parser.error(f"--{option} must be at least 1")
+    return args
+
+
+def make_config(args):
+    quick = args.quick
+    return Config(
+        data_dir=args.data_dir,
+        repeats=args.repeats or (2 if quick else 5),
+        epochs=args.epochs or (1 if quick else 5),
+        quick=quick,
+        train_rows=5000 if quick else 60000,
+        test_rows=2000 if quick else 10000,
+        sweep_rows=2000 if quick else 20000,
+        predict_calls=3 if quick else 10,
+        lbfgs_iter=50 if quick else 200,
+        threads=args.threads,
+    )
+
+
+def main(argv=None):
+    if str(REPO_ROOT) not in sys.path:
+        # Measure this checkout's skscratch, installed or not.
+        sys.path.insert(0, str(REPO_ROOT))
+    args = parse_args(argv)
+    cfg = make_config(args)
+    if args.memory_probe:
+        print(json.dumps(memory_probe(args.memory_probe, cfg)))
+        return 0
+
+    workloads = [w for w in ALL_WORKLOADS if w in args.workloads]
+    load_start = load_average()
+    results = Results()
+    classes, notes = available_impls(args.impls)
+    if cfg.threads:
+        limit_threads(cfg.threads)  # after the imports that load the libraries
+    results.notes += notes
+    for note in notes:
+        log(note)
+    if "sklearn" not in classes:
+        results.notes.append("sklearn not selected: no 'vs sklearn' ratios")
+    if "torch" in classes:
+        cfg.torch_threads = configure_torch()
+        results.notes.append(
+            "torch runs only adam32, sgd and predict_proba; its L2 term is "
+            "added to the weight gradients as scikit-learn does"
+        )
+
+    mnist = None
+    if MNIST_WORKLOADS & set(workloads):
+        mnist = {}
+        for dtype in (np.float32, np.float64):
+            if dtype == np.float64 and "adam64" not in workloads:
+                continue
+            mnist[dtype] = load_mnist_or_exit(
+                cfg.data_dir, dtype, cfg.train_rows, cfg.test_rows
+            )
+        log(f"MNIST loaded from {cfg.data_dir}")
+
+    def pick(workload):
+        allowed = TORCH_WORKLOADS if "torch" in classes else set()
+        return {k: v for k, v in classes.items() if k != "torch" or workload in allowed}
+
+    for workload in workloads:
+        log(f"== {workload}")
+        if workload == "lbfgs_digits":
+            run_fit_workload(workload, pick(workload), digits_split(), cfg, results)
+        elif workload == "predict_proba":
+            run_predict_workload(pick(workload), mnist[np.float32], cfg, results)
+        elif workload == "sweep":
+            run_sweep(pick(workload), mnist[np.float32], cfg, results)
+        else:
+            dtype = np.float64 if workload == "adam64" else np.float32
+            run_fit_workload(workload, pick(workload), mnist[dtype], cfg, results)
+        if workload == "adam32":
+            run_memory(list(pick(workload)), cfg, results)
+
+    info = machine_info()
+    info["load_start"], info["load_end"] = load_start, load_average()
+    sys.stdout.write(report(info, cfg, results, workloads))
+    if args.json:
+        payload = {
+            "machine": info,
+            "config": asdict(cfg),
+            "workloads": workloads,
+            "notes": results.notes,
+            "failed": results.failed,
+            "memory": results.memory,
+            "runs": [asdict(r) for r in results.runs],
+        }
+        Path(args.json).write_text(json.dumps(payload, indent=2) + "\n")
+        log(f"raw results written to {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,135 @@
+"""Data-parallel evaluation gives the serial results, whatever the threads."""
+
+import numpy as np
+import pytest
+from threadpoolctl import threadpool_limits
+
+from skscratch import ScratchMLPClassifier, ScratchMLPRegressor
+from skscratch.core import SGD, Adam, build_mlp
+from skscratch.core import parallel as par
+from skscratch.core.parallel import DataParallel, available_threads, plan_threads
+
+
+def _problem(n=300, n_features=12, n_outputs=4, seed=0):
+    rng = np.random.default_rng(seed)
+    net = build_mlp([n_features, 32, 16, n_outputs], "tanh")
+    net.initialize(rng)
+    X = rng.normal(size=(n, n_features))
+    Y = np.eye(n_outputs)[rng.integers(0, n_outputs, n)]
+    sw = rng.random(n) + 0.5
+    return net, X, Y, sw
+
+
+@pytest.mark.parametrize("n_threads", [2, 3])
+@pytest.mark.parametrize("rows", ["all", "slice", "indices"])
+def test_objective_and_gradient_match_the_serial_ones(n_threads, rows):
+    net, X, Y, sw = _problem()
+    selection = {
+        "all": None,
+        "slice": slice(20, 250),
+        "indices": np.random.default_rng(1).permutation(300)[:200],
+    }[rows]
+    if selection is None:
+        X_ref, Y_ref, sw_ref = X, Y, sw
+    else:
+        X_ref, Y_ref, sw_ref = X[selection], Y[selection], sw[selection]
+    expected = net.loss_and_gradient(X_ref, Y_ref, "log_loss", 0.3, sw_ref)
+    expected_grads = net.grads.copy()
+    net.grads[...] = np.nan  # the parallel run must overwrite every entry
+    with DataParallel(net, n_threads) as dp:
+        value = dp.loss_and_gradient(
+            X, Y, "log_loss", alpha=0.3, sample_weight=sw, rows=selection
+        )
+    assert value == pytest.approx(expected, rel=1e-12)
+    np.testing.assert_allclose(net.grads, expected_grads, rtol=1e-10, atol=1e-14)
+
+
+@pytest.mark.parametrize("optimizer_class", [Adam, SGD])
+def test_optimizer_steps_match_the_serial_ones(optimizer_class):
+    serial_net, X, Y, _ = _problem()
+    parallel_net, _, _, _ = _problem()
+    serial_opt = optimizer_class(serial_net.params, learning_rate_init=0.01)
+    parallel_opt = optimizer_class(parallel_net.params, learning_rate_init=0.01)
+    batches = [slice(0, 150), np.arange(150, 300), slice(0, 300)]
+    with DataParallel(parallel_net, 2) as dp:
+        for rows in batches:
+            dp.loss_and_gradient(
+                X, Y, "log_loss", alpha=1e-3, rows=rows, optimizer=parallel_opt
+            )
+            serial_net.loss_and_gradient(X[rows], Y[rows], "log_loss", alpha=1e-3)
+            serial_opt.step(serial_net.params, serial_net.grads)
+    np.testing.assert_allclose(parallel_net.params, serial_net.params, rtol=1e-9)
+
+
+def test_predict_matches_the_serial_one():
+    net, X, _, _ = _problem(n=1000)
+    expected = net.predict(X, "softmax")
+    with DataParallel(net, 2) as dp:
+        np.testing.assert_allclose(dp.predict(X, "softmax"), expected, rtol=1e-12)
+
+
+def test_an_error_in_a_worker_reaches_the_caller_and_threads_stop():
+    import threading
+
+    net, X, Y, _ = _problem()
+    before = threading.active_count()
+    with pytest.raises(ValueError), DataParallel(net, 2) as dp:
+        # Y is too short for the second half of the rows: the worker fails.
+        dp.loss_and_gradient(X, Y[:200], "log_loss")
+    assert threading.active_count() == before
+
+
+def test_plan_threads_rules():
+    # A small network never splits a mini-batch...
+    assert plan_threads(1000, 50_000, 8, max_threads=8) == 1
+    # ... a large one does, limited by rows and by the cores.
+    assert plan_threads(1000, 500_000, 8, max_threads=2) == 2
+    assert plan_threads(64, 500_000, 8, max_threads=8) == 2
+    assert plan_threads(10, 500_000, 8, max_threads=8) == 1
+    # float32 halves the bytes.
+    assert plan_threads(200, 235_000, 8, max_threads=2) == 2
+    assert plan_threads(200, 235_000, 4, max_threads=2) == 1
+    # Full batches split as soon as there is real work.
+    assert plan_threads(1800, 7_500, full_batch=True, max_threads=2) == 2
+    assert plan_threads(150, 500, full_batch=True, max_threads=2) == 1
+    assert plan_threads(10**6, 10**6, 8, max_threads=1) == 1
+
+
+def test_a_caller_limiting_blas_gets_one_thread():
+    with threadpool_limits(limits=1, user_api="blas"):
+        assert available_threads() == 1
+        assert plan_threads(10**5, 10**6, full_batch=True) == 1
+
+
+def test_estimators_give_the_same_model_with_and_without_threads(monkeypatch):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(1000, 30))
+    y = (X[:, 0] * X[:, 1] > 0).astype(int)
+    Yreg = np.column_stack([X[:, 0] ** 2, np.sin(X[:, 1])])
+    models = {}
+    used = []
+    real_enter = DataParallel.__enter__
+
+    def spying_enter(self):
+        used.append(self.n_threads)
+        return real_enter(self)
+
+    monkeypatch.setattr(DataParallel, "__enter__", spying_enter)
+    for threads in (1, 2):
+        monkeypatch.setattr(par, "available_threads", lambda t=threads: t)
+        # A low bar so that this small problem takes the parallel path.
+        monkeypatch.setattr(par, "MIN_PARAM_BYTES", 0)
+        clf = ScratchMLPClassifier(
+            hidden_layer_sizes=(40,), max_iter=15, random_state=0
+        ).fit(X, y)
+        reg = ScratchMLPRegressor(
+            hidden_layer_sizes=(40,), solver="lbfgs", max_iter=50, random_state=0
+        ).fit(X, Yreg)
+        models[threads] = (clf, reg)
+    # adam then lbfgs, first serial then on two threads
+    assert used == [1, 1, 2, 2]
+    (c1, r1), (c2, r2) = models[1], models[2]
+    np.testing.assert_allclose(c2.loss_curve_, c1.loss_curve_, rtol=1e-9)
+    np.testing.assert_allclose(c2.predict_proba(X), c1.predict_proba(X), rtol=1e-7)
+    assert r2.n_iter_ == r1.n_iter_
+    np.testing.assert_allclose(r2.predict(X), r1.predict(X), rtol=1e-6, atol=1e-9)
