@@ -24,11 +24,24 @@ from sklearn.utils import check_array, check_random_state
 from sklearn.utils._param_validation import Interval, Options, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from .callbacks import EpochRecord, Timer, call_callbacks
 from .core import build_mlp, make_optimizer, minimize_lbfgs
 from .core.initializers import glorot_factor
 from .core.parallel import DataParallel, plan_threads
 
-_STOCHASTIC_SOLVERS = ("sgd", "adam")
+_STOCHASTIC_SOLVERS = ("sgd", "adam", "adamw", "rmsprop")
+
+HIDDEN_ACTIVATIONS = (
+    "identity",
+    "logistic",
+    "tanh",
+    "relu",
+    "leaky_relu",
+    "elu",
+    "gelu",
+    "softplus",
+    "silu",
+)
 
 
 class _BaseScratchMLP(BaseEstimator, ABC):
@@ -40,8 +53,8 @@ class _BaseScratchMLP(BaseEstimator, ABC):
             "array-like",
             Interval(Integral, 1, None, closed="left"),
         ],
-        "activation": [StrOptions({"identity", "logistic", "tanh", "relu"})],
-        "solver": [StrOptions({"lbfgs", "sgd", "adam"})],
+        "activation": [StrOptions(set(HIDDEN_ACTIVATIONS))],
+        "solver": [StrOptions({"lbfgs", "sgd", "adam", "adamw", "rmsprop"})],
         "alpha": [Interval(Real, 0, None, closed="left")],
         "batch_size": [
             StrOptions({"auto"}),
@@ -68,6 +81,9 @@ class _BaseScratchMLP(BaseEstimator, ABC):
             Options(Real, {np.inf}),
         ],
         "max_fun": [Interval(Integral, 1, None, closed="left")],
+        "dropout": [Interval(Real, 0, 1, closed="left"), "array-like"],
+        "early_stopping_metric": [StrOptions({"score", "loss"})],
+        "callbacks": [list, tuple, None],
     }
 
     # -- hooks of the two estimators ---------------------------------------
@@ -81,8 +97,8 @@ class _BaseScratchMLP(BaseEstimator, ABC):
         """
 
     @abstractmethod
-    def _loss_name(self):
-        """Name of the core loss to train with."""
+    def _loss(self):
+        """The core :class:`~skscratch.core.losses.Loss` to train with."""
 
     @abstractmethod
     def _decode_targets(self, Y):
@@ -91,6 +107,10 @@ class _BaseScratchMLP(BaseEstimator, ABC):
     @abstractmethod
     def _score_function(self):
         """``metric(y_true, y_pred, sample_weight=None)`` for early stopping."""
+
+    def _adjust_sample_weight(self, sample_weight, Y, incremental):
+        """Fold other per-sample weights (class weights) into sample_weight."""
+        return sample_weight
 
     # -- fitting -----------------------------------------------------------
 
@@ -107,13 +127,20 @@ class _BaseScratchMLP(BaseEstimator, ABC):
                 X, y, incremental, reset=first_pass, classes=classes
             )
             sample_weight = _check_sample_weight(sample_weight, X)
+            sample_weight = self._adjust_sample_weight(sample_weight, Y, incremental)
             layer_units = [X.shape[1], *hidden_layer_sizes, Y.shape[1]]
+            self._dropout = _dropout_rates(self.dropout, len(hidden_layer_sizes))
             self._random_state = _check_random_state(self.random_state)
             if first_pass:
                 self._initialize(Y, layer_units, X.dtype)
             else:
                 self._check_continuation(layer_units)
             network = self._network_for_training()
+            if network.dropout_layers:
+                # Drawn only when there is dropout, so that without it the
+                # random draws stay scikit-learn's.
+                network.seed_dropout(self._random_state.randint(np.iinfo(np.int32).max))
+            self._timer = Timer()
             if self.solver in _STOCHASTIC_SOLVERS:
                 self._fit_stochastic(network, X, Y, sample_weight, incremental)
             else:
@@ -123,6 +150,7 @@ class _BaseScratchMLP(BaseEstimator, ABC):
         except BaseException:
             self._restore(saved)
             raise
+        del self._timer
         return self
 
     def _initialize(self, Y, layer_units, dtype):
@@ -132,7 +160,9 @@ class _BaseScratchMLP(BaseEstimator, ABC):
         self.n_layers_ = len(layer_units)
         self.out_activation_ = self._output_activation()
         self._hidden_activation = self.activation
-        network = build_mlp(layer_units, self.activation, dtype=dtype)
+        network = build_mlp(
+            layer_units, self.activation, dtype=dtype, dropout=self._dropout
+        )
         network.initialize(self._random_state, factor=glorot_factor(self.activation))
         self._bind(network)
         self.__dict__.pop("_optimizer", None)
@@ -140,13 +170,20 @@ class _BaseScratchMLP(BaseEstimator, ABC):
         self.loss_curve_ = []
         self._no_improvement_count = 0
         if self.early_stopping and self.solver in _STOCHASTIC_SOLVERS:
-            self.validation_scores_ = []
-            self.best_validation_score_ = -np.inf
             self.best_loss_ = None
+            self._start_validation_record()
         else:
             self.best_loss_ = np.inf
             self.validation_scores_ = None
             self.best_validation_score_ = None
+            self.validation_loss_curve_ = None
+            self.best_validation_loss_ = None
+
+    def _start_validation_record(self):
+        self.validation_scores_ = []
+        self.best_validation_score_ = -np.inf
+        self.validation_loss_curve_ = []
+        self.best_validation_loss_ = np.inf
 
     def _check_continuation(self, layer_units):
         fitted_units = [self.coefs_[0].shape[0]] + [c.shape[1] for c in self.coefs_]
@@ -163,21 +200,20 @@ class _BaseScratchMLP(BaseEstimator, ABC):
     def _fit_stochastic(self, network, X, Y, sample_weight, incremental):
         params = network.params
         if not incremental or not hasattr(self, "_optimizer"):
-            self._optimizer = self._make_optimizer(params)
+            self._optimizer = self._make_optimizer(network)
         if self.early_stopping and incremental:
             raise ValueError("partial_fit does not support early_stopping=True")
         validation = None
         if self.early_stopping:
             if self.validation_scores_ is None:
                 # Early stopping switched on for a warm start: start its record.
-                self.validation_scores_ = []
-                self.best_validation_score_ = -np.inf
+                self._start_validation_record()
             if not hasattr(self, "_best_params"):
                 self._best_params = params.copy()
             X, Y, sample_weight, X_val, Y_val, sw_val = self._split_validation(
                 X, Y, sample_weight
             )
-            validation = (X_val, self._decode_targets(Y_val), sw_val)
+            validation = (X_val, Y_val, self._decode_targets(Y_val), sw_val)
 
         batch_size = self._batch_size(X.shape[0])
         n_threads = plan_threads(batch_size, network.n_params, network.dtype.itemsize)
@@ -200,7 +236,7 @@ class _BaseScratchMLP(BaseEstimator, ABC):
         """The epoch loop of the stochastic solvers."""
         n_samples = X.shape[0]
         total_weight = n_samples if sample_weight is None else sample_weight.sum()
-        loss = self._loss_name()
+        loss = self._loss()
         sample_idx = np.arange(n_samples)
         self.n_iter_ = 0
         for _ in range(self.max_iter):
@@ -240,11 +276,30 @@ class _BaseScratchMLP(BaseEstimator, ABC):
             if self.verbose:
                 print(f"Iteration {self.n_iter_}, loss = {self.loss_:.8f}")
 
-            self._update_no_improvement_count(trainer, validation)
+            validation_score, validation_loss = self._update_no_improvement_count(
+                trainer, validation
+            )
             self._optimizer.iteration_ends(self.t_)
 
+            record = EpochRecord(
+                epoch=self.n_iter_,
+                loss=self.loss_,
+                validation_loss=validation_loss,
+                validation_score=validation_score,
+                elapsed=self._timer(),
+                max_epochs=1 if incremental else self.max_iter,
+            )
+            if call_callbacks(self.callbacks, self, record):
+                break
+
             if self._no_improvement_count > self.n_iter_no_change:
-                watched = "Validation score" if validation else "Training loss"
+                watched = "Training loss"
+                if validation is not None:
+                    watched = (
+                        "Validation loss"
+                        if self.early_stopping_metric == "loss"
+                        else "Validation score"
+                    )
                 msg = (
                     f"{watched} did not improve more than tol={self.tol:f} for "
                     f"{self.n_iter_no_change} consecutive epochs."
@@ -279,19 +334,9 @@ class _BaseScratchMLP(BaseEstimator, ABC):
                 )
 
     def _update_no_improvement_count(self, trainer, validation):
-        if validation is not None:
-            score = self._validation_score(trainer, *validation)
-            self.validation_scores_.append(score)
-            if self.verbose:
-                print(f"Validation score: {score:f}")
-            if score < self.best_validation_score_ + self.tol:
-                self._no_improvement_count += 1
-            else:
-                self._no_improvement_count = 0
-            if score > self.best_validation_score_:
-                self.best_validation_score_ = score
-                self._best_params[...] = trainer.network.params
-        else:
+        """Track progress; returns the epoch's validation score and loss (None
+        without early stopping)."""
+        if validation is None:
             last = self.loss_curve_[-1]
             if last > self.best_loss_ - self.tol:
                 self._no_improvement_count += 1
@@ -299,25 +344,58 @@ class _BaseScratchMLP(BaseEstimator, ABC):
                 self._no_improvement_count = 0
             if last < self.best_loss_:
                 self.best_loss_ = last
+            return None, None
 
-    def _validation_score(self, trainer, X, y, sample_weight):
-        y_pred = self._outputs_to_predictions(trainer.predict(X, self.out_activation_))
+        score, loss = self._evaluate_validation(trainer, *validation)
+        self.validation_scores_.append(score)
+        self.validation_loss_curve_.append(loss)
+        if self.verbose:
+            print(f"Validation score: {score:f}")  # scikit-learn's line
+            print(f"Validation loss: {loss:.8f}")
+        if self.early_stopping_metric == "loss":
+            improved = loss < self.best_validation_loss_ - self.tol
+            best = loss < self.best_validation_loss_
+        else:
+            improved = not score < self.best_validation_score_ + self.tol
+            best = score > self.best_validation_score_
+        self._no_improvement_count = 0 if improved else self._no_improvement_count + 1
+        if best:
+            self._best_params[...] = trainer.network.params
+        self.best_validation_score_ = max(self.best_validation_score_, score)
+        self.best_validation_loss_ = min(self.best_validation_loss_, loss)
+        return score, loss
+
+    def _evaluate_validation(self, trainer, X, Y, y, sample_weight):
+        """Score (accuracy or R^2) and loss (without penalty) on held-out
+        data; NaN for either when the predictions are not finite."""
+        outputs = trainer.predict(X, self.out_activation_)
+        loss = self._loss()
+        weight_sum = X.shape[0] if sample_weight is None else sample_weight.sum()
+        with np.errstate(all="ignore"):
+            value = loss.total(Y, outputs, sample_weight) / float(weight_sum)
+        y_pred = self._outputs_to_predictions(outputs)
         if np.issubdtype(y_pred.dtype, np.floating) and not np.isfinite(y_pred).all():
-            return np.nan
-        return float(self._score_function()(y, y_pred, sample_weight=sample_weight))
+            return np.nan, np.nan
+        score = float(self._score_function()(y, y_pred, sample_weight=sample_weight))
+        return score, float(value)
 
     def _fit_lbfgs(self, network, X, Y, sample_weight):
         def on_iteration(iteration, value):
             self.loss_curve_.append(value)
             if self.verbose:
                 print(f"Iteration {iteration}, loss = {value:.8f}")
+            record = EpochRecord(
+                iteration, value, None, None, self._timer(), self.max_iter
+            )
+            if call_callbacks(self.callbacks, self, record):
+                raise StopIteration  # scipy ends the optimisation here
 
         try:
             result = minimize_lbfgs(
                 network,
                 X,
                 Y,
-                self._loss_name(),
+                self._loss(),
                 alpha=self.alpha,
                 sample_weight=sample_weight,
                 max_iter=self.max_iter,
@@ -331,7 +409,8 @@ class _BaseScratchMLP(BaseEstimator, ABC):
             return
         if not math.isfinite(result.fun):
             raise ValueError(_diverged_message(self))
-        if result.status != 0:
+        stopped_by_callback = result.status == 99
+        if result.status != 0 and not stopped_by_callback:
             message = result.message
             if isinstance(message, bytes):
                 message = message.decode("latin1")
@@ -346,25 +425,39 @@ class _BaseScratchMLP(BaseEstimator, ABC):
         self.loss_ = float(result.fun)
         self.best_loss_ = min([*self.loss_curve_, self.loss_])
 
-    def _make_optimizer(self, params):
+    def _make_optimizer(self, network):
+        params = network.params
+        schedule = dict(lr_schedule=self.learning_rate, power_t=self.power_t)
         if self.solver == "sgd":
             return make_optimizer(
                 "sgd",
                 params,
                 learning_rate_init=self.learning_rate_init,
-                lr_schedule=self.learning_rate,
                 momentum=self.momentum,
                 nesterov=self.nesterovs_momentum,
-                power_t=self.power_t,
+                **schedule,
             )
-        return make_optimizer(
-            "adam",
-            params,
+        if self.solver == "rmsprop":
+            return make_optimizer(
+                "rmsprop",
+                params,
+                learning_rate_init=self.learning_rate_init,
+                rho=self.beta_2,
+                epsilon=self.epsilon,
+                **schedule,
+            )
+        adam = dict(
             learning_rate_init=self.learning_rate_init,
             beta_1=self.beta_1,
             beta_2=self.beta_2,
             epsilon=self.epsilon,
         )
+        if self.solver == "adamw":
+            return make_optimizer(
+                "adamw", params, n_decayed=network.n_weights, **adam, **schedule
+            )
+        # Plain Adam ignores learning_rate, as scikit-learn's does.
+        return make_optimizer("adam", params, **adam)
 
     def _batch_size(self, n_samples):
         if self.batch_size == "auto":
@@ -419,14 +512,19 @@ class _BaseScratchMLP(BaseEstimator, ABC):
         """The network holding ``coefs_``; rebuilt if the user replaced them
         or the hidden activation changed."""
         network = self.__dict__.get("_network")
+        dropout = getattr(self, "_dropout", None)
         if (
             network is None
             or network.hidden_activation != self._hidden_activation
+            or (dropout is not None and network.dropout != dropout)
             or not network.is_bound_to(self.coefs_, self.intercepts_)
         ):
             units = [self.coefs_[0].shape[0]] + [c.shape[1] for c in self.coefs_]
             network = build_mlp(
-                units, self._hidden_activation, dtype=self.coefs_[0].dtype
+                units,
+                self._hidden_activation,
+                dtype=self.coefs_[0].dtype,
+                dropout=dropout,
             )
             network.set_parameters(self.coefs_, self.intercepts_)
             self._bind(network)
@@ -503,6 +601,21 @@ def _check_hidden_layer_sizes(hidden_layer_sizes):
     if any(size <= 0 for size in sizes):
         raise ValueError(f"hidden_layer_sizes must be > 0, got {sizes}.")
     return [int(size) for size in sizes]
+
+
+def _dropout_rates(dropout, n_hidden):
+    """One dropout rate per hidden layer, from a number or a sequence."""
+    if isinstance(dropout, Real):
+        return (float(dropout),) * n_hidden
+    rates = tuple(np.asarray(dropout, dtype=float).ravel())
+    if len(rates) != n_hidden:
+        raise ValueError(
+            f"dropout must be a number or one rate per hidden layer: got "
+            f"{len(rates)} rates for {n_hidden} hidden layers."
+        )
+    if not all(0 <= r < 1 for r in rates):
+        raise ValueError(f"Every dropout rate must be in [0, 1), got {list(rates)}.")
+    return rates
 
 
 def _check_random_state(random_state):

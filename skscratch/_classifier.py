@@ -4,11 +4,14 @@ import numpy as np
 from sklearn.base import ClassifierMixin, _fit_context
 from sklearn.metrics import accuracy_score
 from sklearn.preprocessing import LabelBinarizer
+from sklearn.utils._param_validation import StrOptions
+from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets, unique_labels
 from sklearn.utils.validation import column_or_1d, validate_data
 
 from ._base import _STOCHASTIC_SOLVERS, _BaseScratchMLP
+from .core import get_loss
 
 
 class ScratchMLPClassifier(ClassifierMixin, _BaseScratchMLP):
@@ -24,13 +27,22 @@ class ScratchMLPClassifier(ClassifierMixin, _BaseScratchMLP):
     ----------
     hidden_layer_sizes : array-like of shape (n_layers - 2,), default=(100,)
         Number of units of each hidden layer.
-    activation : {'identity', 'logistic', 'tanh', 'relu'}, default='relu'
-        Activation function of the hidden layers.
-    solver : {'lbfgs', 'sgd', 'adam'}, default='adam'
+    activation : {'identity', 'logistic', 'tanh', 'relu', 'leaky_relu', \
+            'elu', 'gelu', 'softplus', 'silu'}, default='relu'
+        Activation function of the hidden layers. The last five are
+        skscratch additions: ``leaky_relu`` (slope 0.01 below zero), ``elu``
+        (``exp(z) - 1`` below zero), ``gelu`` (``z * Phi(z)``, exact),
+        ``softplus`` (``log(1 + exp(z))``) and ``silu`` (``z * logistic(z)``).
+    solver : {'lbfgs', 'sgd', 'adam', 'adamw', 'rmsprop'}, default='adam'
         - ``'lbfgs'``: full-batch quasi-Newton optimisation (scipy's
           L-BFGS-B); often best on small data sets.
         - ``'sgd'``: mini-batch stochastic gradient descent with momentum.
         - ``'adam'``: mini-batch Adam.
+        - ``'adamw'``: Adam with decoupled weight decay: ``alpha`` shrinks the
+          weights directly instead of entering the gradient that Adam
+          rescales (skscratch addition).
+        - ``'rmsprop'``: RMSprop with bias correction, decay ``beta_2``
+          (skscratch addition).
     alpha : float, default=0.0001
         Strength of the L2 penalty, divided by the (weighted) number of
         samples when added to the loss.
@@ -38,7 +50,8 @@ class ScratchMLPClassifier(ClassifierMixin, _BaseScratchMLP):
         Mini-batch size of the stochastic solvers; ``'auto'`` is
         ``min(200, n_samples)``. Ignored by ``'lbfgs'``.
     learning_rate : {'constant', 'invscaling', 'adaptive'}, default='constant'
-        Learning rate schedule of ``solver='sgd'``:
+        Learning rate schedule of ``'sgd'`` (and of ``'adamw'`` and
+        ``'rmsprop'``; plain ``'adam'`` ignores it, as in scikit-learn):
 
         - ``'constant'``: ``learning_rate_init`` throughout;
         - ``'invscaling'``: ``learning_rate_init / pow(t, power_t)`` with
@@ -86,6 +99,25 @@ class ScratchMLPClassifier(ClassifierMixin, _BaseScratchMLP):
         Number of epochs without improvement by ``tol`` before stopping.
     max_fun : int, default=15000
         Maximum number of loss evaluations of ``'lbfgs'``.
+    dropout : float or array-like of shape (n_layers - 2,), default=0.0
+        Inverted dropout after the hidden layers: in training, each hidden
+        unit is zeroed with this probability (one rate for all hidden layers,
+        or one per layer) and the others scaled up to compensate; prediction
+        uses the whole network. Reproducible with ``random_state``
+        (skscratch addition).
+    class_weight : dict, 'balanced' or None, default=None
+        Weights of the classes, multiplied into ``sample_weight`` as
+        scikit-learn's linear models do. ``'balanced'`` uses
+        ``n_samples / (n_classes * np.bincount(y))``; not available in
+        ``partial_fit`` nor for multilabel targets (skscratch addition).
+    early_stopping_metric : {'score', 'loss'}, default='score'
+        What ``early_stopping`` watches on the held-out data: the accuracy
+        (scikit-learn's behaviour) or the loss (skscratch addition).
+    callbacks : list of callable, default=None
+        Called as ``callback(estimator, record)`` after every epoch (every
+        iteration for ``'lbfgs'``), with a
+        :class:`skscratch.callbacks.EpochRecord`; returning True stops
+        training. See :mod:`skscratch.callbacks` (skscratch addition).
 
     Attributes
     ----------
@@ -101,6 +133,11 @@ class ScratchMLPClassifier(ClassifierMixin, _BaseScratchMLP):
         Validation accuracy after each epoch with ``early_stopping``.
     best_validation_score_ : float or None
         Best validation accuracy with ``early_stopping``.
+    validation_loss_curve_ : list of float or None
+        Loss (without the L2 penalty) on the held-out data after each epoch
+        with ``early_stopping``.
+    best_validation_loss_ : float or None
+        Smallest validation loss with ``early_stopping``.
     t_ : int
         Number of training samples seen by the solver.
     coefs_ : list of ndarray of shape (n_units_in, n_units_out)
@@ -138,6 +175,11 @@ class ScratchMLPClassifier(ClassifierMixin, _BaseScratchMLP):
     True
     """
 
+    _parameter_constraints: dict = {
+        **_BaseScratchMLP._parameter_constraints,
+        "class_weight": [StrOptions({"balanced"}), dict, None],
+    }
+
     def __init__(
         self,
         hidden_layer_sizes=(100,),
@@ -164,6 +206,10 @@ class ScratchMLPClassifier(ClassifierMixin, _BaseScratchMLP):
         epsilon=1e-8,
         n_iter_no_change=10,
         max_fun=15000,
+        dropout=0.0,
+        class_weight=None,
+        early_stopping_metric="score",
+        callbacks=None,
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -188,6 +234,10 @@ class ScratchMLPClassifier(ClassifierMixin, _BaseScratchMLP):
         self.epsilon = epsilon
         self.n_iter_no_change = n_iter_no_change
         self.max_fun = max_fun
+        self.dropout = dropout
+        self.class_weight = class_weight
+        self.early_stopping_metric = early_stopping_metric
+        self.callbacks = callbacks
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None):
@@ -310,8 +360,25 @@ class ScratchMLPClassifier(ClassifierMixin, _BaseScratchMLP):
             self._set_classes(y, None)
         else:
             self._check_classes_compatible(y, classes, incremental)
-        Y = self._label_binarizer.transform(y).astype(X.dtype, copy=False)
-        return X, Y
+        return X, self._encode(y, X.dtype)
+
+    def _encode(self, y, dtype):
+        """Targets as the loss wants them: one column per class (multiclass),
+        one 0/1 column (binary), the indicator matrix (multilabel).
+
+        Built directly in the network's dtype: LabelBinarizer.transform would
+        first make an int64 matrix, 8 bytes per sample and class.
+        """
+        if y.ndim == 2:  # multilabel indicator
+            return np.asarray(y, dtype=dtype)
+        classes = self.classes_
+        if len(classes) <= 2:
+            positive = classes[-1] if len(classes) == 2 else None
+            return (y == positive).astype(dtype).reshape(-1, 1)
+        index = np.searchsorted(classes, y)
+        Y = np.zeros((y.shape[0], len(classes)), dtype=dtype)
+        Y[np.arange(y.shape[0]), index] = 1
+        return Y
 
     def _set_classes(self, y, classes, from_partial_fit=False):
         binarizer = LabelBinarizer()
@@ -368,8 +435,41 @@ class ScratchMLPClassifier(ClassifierMixin, _BaseScratchMLP):
                 f"{classes}. 'y' has {labels}."
             )
 
-    def _loss_name(self):
-        return "log_loss" if self.out_activation_ == "softmax" else "binary_log_loss"
+    def _loss(self):
+        return get_loss(
+            "log_loss" if self.out_activation_ == "softmax" else "binary_log_loss"
+        )
+
+    def _adjust_sample_weight(self, sample_weight, Y, incremental):
+        if self.class_weight is None:
+            return sample_weight
+        if self._label_binarizer.y_type_.startswith("multilabel"):
+            raise ValueError(
+                "class_weight is not supported for multilabel targets; pass "
+                "sample_weight instead."
+            )
+        if incremental and self.class_weight == "balanced":
+            raise ValueError(
+                "class_weight='balanced' is not supported by partial_fit: one "
+                "chunk does not tell the class frequencies of the whole data. "
+                "Compute them once with sklearn.utils.class_weight."
+                "compute_class_weight('balanced', classes=classes, y=y) on the "
+                "full target (or a large sample of it) and pass the result as a "
+                "dict."
+            )
+        index = Y[:, 0].astype(np.intp) if Y.shape[1] == 1 else Y.argmax(axis=1)
+        per_class = compute_class_weight(
+            self.class_weight, classes=self.classes_, y=self.classes_[index]
+        )
+        weights = per_class[index].astype(Y.dtype)
+        if sample_weight is not None:
+            weights *= sample_weight
+        if not weights.any():
+            raise ValueError(
+                "The class weights give every sample a weight of zero: at least "
+                "one sample needs a positive weight to fit on."
+            )
+        return weights
 
     def _output_activation(self):
         if self._label_binarizer.y_type_ == "multiclass":

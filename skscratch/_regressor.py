@@ -1,13 +1,17 @@
 """ScratchMLPRegressor: a drop-in for sklearn.neural_network.MLPRegressor."""
 
+from numbers import Real
+
 import numpy as np
 from sklearn.base import RegressorMixin, _fit_context
 from sklearn.metrics import r2_score
-from sklearn.utils._param_validation import StrOptions
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import column_or_1d, validate_data
 
 from ._base import _STOCHASTIC_SOLVERS, _BaseScratchMLP
+from .core import get_loss
+from .core.losses import HuberLoss
 
 
 class ScratchMLPRegressor(RegressorMixin, _BaseScratchMLP):
@@ -19,23 +23,31 @@ class ScratchMLPRegressor(RegressorMixin, _BaseScratchMLP):
 
     Parameters
     ----------
-    loss : {'squared_error', 'poisson'}, default='squared_error'
+    loss : {'squared_error', 'poisson', 'absolute_error', 'huber'}, \
+            default='squared_error'
         - ``'squared_error'``: half the squared error, averaged over outputs,
           with an identity output layer.
         - ``'poisson'``: half the Poisson deviance with an exponential output
           layer (a log link), for counts and rates; needs ``y >= 0``.
+        - ``'absolute_error'``: absolute error averaged over outputs; fits
+          the conditional median (skscratch addition).
+        - ``'huber'``: squared error for errors up to ``huber_delta``, linear
+          beyond; robust to outliers (skscratch addition).
     hidden_layer_sizes : array-like of shape (n_layers - 2,), default=(100,)
         Number of units of each hidden layer.
-    activation : {'identity', 'logistic', 'tanh', 'relu'}, default='relu'
-        Activation function of the hidden layers.
-    solver : {'lbfgs', 'sgd', 'adam'}, default='adam'
+    activation : {'identity', 'logistic', 'tanh', 'relu', 'leaky_relu', \
+            'elu', 'gelu', 'softplus', 'silu'}, default='relu'
+        Activation function of the hidden layers; see
+        :class:`ScratchMLPClassifier`.
+    solver : {'lbfgs', 'sgd', 'adam', 'adamw', 'rmsprop'}, default='adam'
         Optimiser; see :class:`ScratchMLPClassifier`.
     alpha : float, default=0.0001
         Strength of the L2 penalty.
     batch_size : int or 'auto', default='auto'
         Mini-batch size; ``'auto'`` is ``min(200, n_samples)``.
     learning_rate : {'constant', 'invscaling', 'adaptive'}, default='constant'
-        Learning rate schedule of ``solver='sgd'``.
+        Learning rate schedule of ``'sgd'`` (and of ``'adamw'`` and
+        ``'rmsprop'``; plain ``'adam'`` ignores it, as in scikit-learn).
     learning_rate_init : float, default=0.001
         Initial step size of ``'sgd'`` and ``'adam'``.
     power_t : float, default=0.5
@@ -73,6 +85,18 @@ class ScratchMLPRegressor(RegressorMixin, _BaseScratchMLP):
         Number of epochs without improvement by ``tol`` before stopping.
     max_fun : int, default=15000
         Maximum number of loss evaluations of ``'lbfgs'``.
+    huber_delta : float, default=1.0
+        For ``loss='huber'``: errors up to this size are squared, larger ones
+        count linearly (skscratch addition).
+    dropout : float or array-like of shape (n_layers - 2,), default=0.0
+        Inverted dropout after the hidden layers; see
+        :class:`ScratchMLPClassifier` (skscratch addition).
+    early_stopping_metric : {'score', 'loss'}, default='score'
+        What ``early_stopping`` watches on the held-out data: R^2
+        (scikit-learn's behaviour) or the loss (skscratch addition).
+    callbacks : list of callable, default=None
+        Called after every epoch; see :mod:`skscratch.callbacks`
+        (skscratch addition).
 
     Attributes
     ----------
@@ -86,6 +110,11 @@ class ScratchMLPRegressor(RegressorMixin, _BaseScratchMLP):
         Validation R^2 after each epoch with ``early_stopping``.
     best_validation_score_ : float or None
         Best validation R^2 with ``early_stopping``.
+    validation_loss_curve_ : list of float or None
+        Loss (without the L2 penalty) on the held-out data after each epoch
+        with ``early_stopping``.
+    best_validation_loss_ : float or None
+        Smallest validation loss with ``early_stopping``.
     t_ : int
         Number of training samples seen by the solver.
     coefs_ : list of ndarray of shape (n_units_in, n_units_out)
@@ -129,7 +158,8 @@ class ScratchMLPRegressor(RegressorMixin, _BaseScratchMLP):
 
     _parameter_constraints: dict = {
         **_BaseScratchMLP._parameter_constraints,
-        "loss": [StrOptions({"squared_error", "poisson"})],
+        "loss": [StrOptions({"squared_error", "poisson", "absolute_error", "huber"})],
+        "huber_delta": [Interval(Real, 0, None, closed="neither")],
     }
 
     def __init__(
@@ -159,6 +189,10 @@ class ScratchMLPRegressor(RegressorMixin, _BaseScratchMLP):
         epsilon=1e-8,
         n_iter_no_change=10,
         max_fun=15000,
+        huber_delta=1.0,
+        dropout=0.0,
+        early_stopping_metric="score",
+        callbacks=None,
     ):
         self.loss = loss
         self.hidden_layer_sizes = hidden_layer_sizes
@@ -184,6 +218,10 @@ class ScratchMLPRegressor(RegressorMixin, _BaseScratchMLP):
         self.epsilon = epsilon
         self.n_iter_no_change = n_iter_no_change
         self.max_fun = max_fun
+        self.huber_delta = huber_delta
+        self.dropout = dropout
+        self.early_stopping_metric = early_stopping_metric
+        self.callbacks = callbacks
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None):
@@ -260,8 +298,10 @@ class ScratchMLPRegressor(RegressorMixin, _BaseScratchMLP):
         Y = y.reshape(y.shape[0], -1).astype(X.dtype, copy=False)
         return X, Y
 
-    def _loss_name(self):
-        return self.loss
+    def _loss(self):
+        if self.loss == "huber":
+            return HuberLoss(self.huber_delta)
+        return get_loss(self.loss)
 
     def _output_activation(self):
         return "exp" if self.loss == "poisson" else "identity"

@@ -21,7 +21,17 @@ from skscratch.core import (
     get_loss,
 )
 
-HIDDEN_ACTIVATIONS = ["identity", "logistic", "tanh", "relu"]
+HIDDEN_ACTIVATIONS = [
+    "identity",
+    "logistic",
+    "tanh",
+    "relu",
+    "leaky_relu",
+    "elu",
+    "gelu",
+    "softplus",
+    "silu",
+]
 TOLERANCE = 1e-6
 
 
@@ -32,6 +42,11 @@ def _targets(loss, n_samples, n_outputs, rng):
         return (rng.random((n_samples, n_outputs)) > 0.5).astype(float)
     if loss == "poisson":
         return rng.poisson(2.0, (n_samples, n_outputs)).astype(float)
+    if loss in ("absolute_error", "huber"):
+        # Far from the network's outputs (which stay within a few units), so
+        # no error sits on absolute_error's kink, and huber sees errors on
+        # both sides of its delta.
+        return rng.normal(scale=3.0, size=(n_samples, n_outputs)) + 0.37
     return rng.normal(size=(n_samples, n_outputs))
 
 
@@ -39,7 +54,7 @@ def _numeric_elementwise(f, z, h=1e-6):
     return (f(z + h) - f(z - h)) / (2 * h)
 
 
-@pytest.mark.parametrize("name", ["identity", "logistic", "tanh", "relu", "exp"])
+@pytest.mark.parametrize("name", [*HIDDEN_ACTIVATIONS, "exp"])
 def test_activation_derivative_matches_finite_differences(name):
     act = ACTIVATIONS[name]
     rng = np.random.default_rng(0)
@@ -271,3 +286,87 @@ def test_gradient_check_on_a_subset_and_restores_parameters():
     assert result.indices.size == 5
     assert result.max_rel_error < TOLERANCE
     np.testing.assert_array_equal(net.params, before)
+
+
+@pytest.mark.parametrize("name", ["leaky_relu", "elu", "gelu", "softplus", "silu"])
+def test_new_activations_match_their_definitions(name):
+    from scipy.special import erf, expit
+
+    z = np.linspace(-6, 6, 49)[:, None]
+    expected = {
+        "leaky_relu": np.where(z > 0, z, 0.01 * z),
+        "elu": np.where(z > 0, z, np.exp(z) - 1),
+        "gelu": 0.5 * z * (1 + erf(z / np.sqrt(2))),
+        "softplus": np.log1p(np.exp(z)),
+        "silu": z * expit(z),
+    }[name]
+    out = ACTIVATIONS[name].forward(z.copy(), out=np.empty_like(z))
+    np.testing.assert_allclose(out, expected, rtol=1e-12, atol=1e-15)
+    # In place gives the same, and large inputs do not overflow.
+    inplace = z.copy()
+    ACTIVATIONS[name].forward(inplace, out=inplace)
+    np.testing.assert_allclose(inplace, expected, rtol=1e-12, atol=1e-15)
+    big = np.array([[1000.0, -1000.0]])
+    assert np.isfinite(ACTIVATIONS[name].forward(big, out=np.empty_like(big))).all()
+
+
+@pytest.mark.parametrize("delta", [0.1, 1.0, 50.0])
+def test_huber_gradient_and_limits(delta):
+    from skscratch.core.losses import HuberLoss
+
+    loss = HuberLoss(delta)
+    rng = np.random.default_rng(9)
+    y = rng.normal(scale=2, size=(30, 2))
+    z = rng.normal(size=(30, 2))
+    analytic = loss.gradient(y, z, out=np.empty_like(z))
+    h = 1e-6
+    numeric = np.empty_like(z)
+    for idx in np.ndindex(z.shape):
+        zp, zm = z.copy(), z.copy()
+        zp[idx] += h
+        zm[idx] -= h
+        numeric[idx] = (loss.total(y, zp) - loss.total(y, zm)) / (2 * h)
+    np.testing.assert_allclose(analytic, numeric, rtol=1e-5, atol=1e-8)
+    if delta == 50.0:  # every error inside delta: it is the squared error
+        assert loss.total(y, z) == pytest.approx(get_loss("squared_error").total(y, z))
+    with pytest.raises(ValueError, match="delta must be positive"):
+        HuberLoss(0)
+
+
+def test_dropout_layer_forward_backward():
+    from skscratch.core import Dropout
+
+    layer = Dropout(0.25, random_state=0)
+    x = np.ones((400, 50))
+    out = layer.forward(x, training=True).copy()
+    kept = out != 0
+    # Inverted dropout: survivors scaled by 1/(1 - rate), about 75% kept.
+    np.testing.assert_allclose(out[kept], 1 / 0.75)
+    assert abs(kept.mean() - 0.75) < 0.01
+    grad = layer.backward(np.full_like(x, 2.0))
+    np.testing.assert_allclose(grad, np.where(kept, 2 / 0.75, 0.0))
+    assert np.array_equal(x, np.ones((400, 50)))  # input untouched
+    # Off at prediction time: the input itself comes back.
+    assert layer.forward(x, training=False) is x
+    with pytest.raises(ValueError, match=r"\[0, 1\)"):
+        Dropout(1.0)
+
+
+def test_network_gradient_with_dropout_and_a_fixed_mask():
+    """With the mask frozen (same seed before every evaluation), dropout is
+    a fixed linear map and finite differences apply."""
+    rng = np.random.default_rng(10)
+    net = build_mlp([5, 8, 6, 3], "tanh", dropout=[0.3, 0.5])
+    net.initialize(rng)
+    X = rng.normal(size=(9, 5))
+    Y = np.eye(3)[rng.integers(0, 3, 9)]
+    original = net.loss_and_gradient
+
+    def frozen(*args, **kwargs):
+        net.seed_dropout(123)
+        return original(*args, **kwargs)
+
+    net.loss_and_gradient = frozen
+    result = check_gradients(net, X, Y, "log_loss", alpha=0.1)
+    assert result.max_rel_error < TOLERANCE, str(result)
+    assert len(net.dropout_layers) == 2

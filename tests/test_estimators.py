@@ -134,10 +134,14 @@ def test_constructor_signature_matches_sklearn():
     ):
         a = inspect.signature(ours.__init__).parameters
         b = inspect.signature(theirs.__init__).parameters
-        assert list(a) == list(b)
-        for name in a:
+        # scikit-learn's parameters, in order, with the same defaults and
+        # kinds; skscratch's own come after them, keyword-only.
+        assert list(a)[: len(b)] == list(b)
+        for name in b:
             assert a[name].default == b[name].default, name
             assert a[name].kind == b[name].kind, name
+        for name in list(a)[len(b) :]:
+            assert a[name].kind == inspect.Parameter.KEYWORD_ONLY, name
 
 
 def test_fitted_attributes_match_sklearn(iris):

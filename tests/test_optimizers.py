@@ -111,3 +111,65 @@ def test_unknown_solver_and_schedule_are_rejected():
         make_optimizer("rmsprop_typo", np.zeros(2))
     with pytest.raises(ValueError, match="Unknown learning rate schedule"):
         LearningRateSchedule(0.1, "cyclic")
+
+
+def test_rmsprop_two_steps():
+    # Step 1: S = g^2 = 0.25, v_hat = 0.1 * 0.25 / 0.1 = 0.25: a step of lr.
+    # Step 2 (g = -1): S = 0.9 * 0.25 + 1 = 1.225,
+    # v_hat = 0.1 * 1.225 / (1 - 0.81) = 0.6447..., step = 0.1 / 0.80296.
+    from skscratch.core import RMSprop
+
+    params = np.array([1.0])
+    opt = RMSprop(params, learning_rate_init=0.1, rho=0.9)
+    _run(opt, params, [[0.5]])
+    assert params[0] == pytest.approx(0.900000002, rel=1e-12)
+    _run(opt, params, [[-1.0]])
+    assert params[0] == pytest.approx(1.0245399702644273, rel=1e-12)
+    assert opt.v[0] == pytest.approx(0.1225)
+
+
+def test_adamw_decays_weights_not_biases():
+    # Entry 0 is a weight (n_decayed=1), entry 1 a bias. Shrink factor
+    # lr * weight_decay = 0.1 * 0.5, then the same Adam step for both.
+    from skscratch.core import AdamW
+
+    params = np.array([1.0, 2.0])
+    opt = AdamW(params, learning_rate_init=0.1, n_decayed=1)
+    opt.begin_step(weight_decay=0.5)
+    opt.update(params, np.array([0.5, 0.5]))
+    np.testing.assert_allclose(
+        params, [0.8500000632455131, 1.9000000632455132], rtol=1e-12
+    )
+    assert opt.decoupled_weight_decay and not Adam.decoupled_weight_decay
+
+
+def test_adamw_and_rmsprop_follow_their_schedule():
+    from skscratch.core import AdamW, RMSprop
+
+    for cls in (AdamW, RMSprop):
+        opt = cls(np.zeros(3), learning_rate_init=0.1, lr_schedule="invscaling")
+        opt.iteration_ends(99)
+        assert opt.schedule.learning_rate == pytest.approx(0.01)
+        adaptive = cls(np.zeros(3), learning_rate_init=0.1, lr_schedule="adaptive")
+        assert adaptive.reduce_on_plateau()
+        assert adaptive.schedule.learning_rate == pytest.approx(0.02)
+
+
+def test_block_updates_equal_a_whole_update():
+    """Updating two blocks is the same as updating the whole vector (what
+    the data-parallel trainer relies on)."""
+    from skscratch.core import AdamW, RMSprop
+
+    rng = np.random.default_rng(0)
+    for cls in (SGD, Adam, AdamW, RMSprop):
+        whole, split = rng.normal(size=50), None
+        split = whole.copy()
+        grads = rng.normal(size=50)
+        a, b = cls(whole, learning_rate_init=0.05), cls(split, learning_rate_init=0.05)
+        for _ in range(3):
+            a.begin_step(weight_decay=0.1)
+            a.update(whole, grads)
+            b.begin_step(weight_decay=0.1)
+            b.update(split, grads, slice(0, 20))
+            b.update(split, grads, slice(20, 50))
+        np.testing.assert_array_equal(whole, split)

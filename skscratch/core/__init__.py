@@ -6,14 +6,15 @@ and it is meant to be read and used directly:
 - :mod:`~skscratch.core.activations`: activation functions beside their
   derivatives;
 - :mod:`~skscratch.core.losses`: losses paired with their output activation;
-- :mod:`~skscratch.core.layers`: the dense layer and the activation layer,
+- :mod:`~skscratch.core.layers`: the dense, activation and dropout layers,
   each with ``forward`` and ``backward``;
 - :mod:`~skscratch.core.network`: layers stacked over one flat parameter
   vector, the objective and its gradient;
 - :mod:`~skscratch.core.initializers`: Glorot initialisation;
-- :mod:`~skscratch.core.optimizers`: SGD with momentum, Adam;
+- :mod:`~skscratch.core.optimizers`: SGD with momentum, Adam, AdamW, RMSprop;
 - :mod:`~skscratch.core.lbfgs`: full-batch L-BFGS through scipy;
-- :mod:`~skscratch.core.gradcheck`: finite-difference gradient checks.
+- :mod:`~skscratch.core.gradcheck`: finite-difference gradient checks;
+- :mod:`~skscratch.core.parallel`: one batch on several cores.
 
 Example
 -------
@@ -32,11 +33,19 @@ True
 from .activations import ACTIVATIONS, Activation, get_activation
 from .gradcheck import GradientCheck, check_gradients
 from .initializers import glorot_uniform
-from .layers import ActivationLayer, Dense, Layer
+from .layers import ActivationLayer, Dense, Dropout, Layer
 from .lbfgs import minimize_lbfgs
 from .losses import LOSSES, Loss, get_loss
 from .network import Network, build_mlp
-from .optimizers import SGD, Adam, LearningRateSchedule, Optimizer, make_optimizer
+from .optimizers import (
+    SGD,
+    Adam,
+    AdamW,
+    LearningRateSchedule,
+    Optimizer,
+    RMSprop,
+    make_optimizer,
+)
 
 __all__ = [
     "ACTIVATIONS",
@@ -45,13 +54,16 @@ __all__ = [
     "Activation",
     "ActivationLayer",
     "Adam",
+    "AdamW",
     "Dense",
+    "Dropout",
     "GradientCheck",
     "Layer",
     "LearningRateSchedule",
     "Loss",
     "Network",
     "Optimizer",
+    "RMSprop",
     "build_mlp",
     "check_gradients",
     "get_activation",

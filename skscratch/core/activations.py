@@ -27,8 +27,10 @@ Each activation is a small stateless object with
     input ``z`` for activations whose ``needs_input`` is True), return it.
 """
 
+import math
+
 import numpy as np
-from scipy.special import expit
+from scipy.special import erf, expit
 
 
 class Activation:
@@ -191,8 +193,135 @@ class Softmax(Activation):
         return grad
 
 
+class LeakyReLU(Activation):
+    """``f(z) = z if z > 0 else 0.01 z`` and ``f'(z) = 1 if z > 0 else 0.01``.
+
+    Unlike relu, a unit whose input stays negative still gets a (small)
+    gradient, so it can come back to life.
+    """
+
+    name = "leaky_relu"
+    slope = 0.01
+
+    def forward(self, z, out):
+        # z * (slope + (1 - slope) [z > 0]) in two passes.
+        factor = np.where(z > 0, 1.0, self.slope).astype(z.dtype, copy=False)
+        return np.multiply(z, factor, out=out)
+
+    def backward(self, grad, a, z=None):
+        # Output and input have the same sign, so the output tells the branch.
+        grad *= np.where(a > 0, 1.0, self.slope).astype(grad.dtype, copy=False)
+        return grad
+
+
+class ELU(Activation):
+    """``f(z) = z if z > 0 else exp(z) - 1`` and ``f'(z) = 1 if z > 0 else
+    exp(z) = a + 1``.
+
+    Smooth for negative inputs, with outputs that can be negative (down to -1),
+    which keeps the mean activation near zero.
+    """
+
+    name = "elu"
+
+    def forward(self, z, out):
+        negative = np.expm1(np.minimum(z, 0))  # exp(z) - 1 where z < 0, else 0
+        if out is not z:
+            np.copyto(out, z)
+        np.copyto(out, negative, where=negative < 0)
+        return out
+
+    def backward(self, grad, a, z=None):
+        grad *= np.where(a > 0, 1.0, a + 1).astype(grad.dtype, copy=False)
+        return grad
+
+
+class Softplus(Activation):
+    """``f(z) = log(1 + exp(z))`` and ``f'(z) = logistic(z) = 1 - exp(-a)``.
+
+    A smooth relu. Computed as ``logaddexp(0, z)``, which does not overflow.
+    The derivative comes from the output: ``exp(-softplus(z)) = 1 -
+    logistic(z)``.
+    """
+
+    name = "softplus"
+
+    def forward(self, z, out):
+        return np.logaddexp(0, z, out=out)
+
+    def backward(self, grad, a, z=None):
+        grad *= -np.expm1(-a)
+        return grad
+
+
+class GELU(Activation):
+    """``f(z) = z * Phi(z)`` with ``Phi`` the standard normal CDF, and
+    ``f'(z) = Phi(z) + z * phi(z)`` with ``phi`` its density.
+
+    The exact form, ``Phi(z) = (1 + erf(z / sqrt(2))) / 2``. The derivative
+    needs ``z``, so the layer keeps its input.
+    """
+
+    name = "gelu"
+    needs_input = True
+
+    def forward(self, z, out):
+        return np.multiply(z, _normal_cdf(z), out=out)
+
+    def backward(self, grad, a, z=None):
+        density = np.exp(-0.5 * z * z)
+        density *= 1 / math.sqrt(2 * math.pi)
+        density *= z
+        density += _normal_cdf(z)
+        grad *= density
+        return grad
+
+
+def _normal_cdf(z):
+    """``Phi(z) = (1 + erf(z / sqrt(2))) / 2``, in z's dtype."""
+    cdf = erf(z * (1 / math.sqrt(2)))
+    cdf += 1
+    cdf *= 0.5
+    return cdf
+
+
+class SiLU(Activation):
+    """``f(z) = z * logistic(z)`` (also called swish) and
+    ``f'(z) = s + z s (1 - s)`` with ``s = logistic(z)``.
+
+    The derivative needs ``z``, so the layer keeps its input.
+    """
+
+    name = "silu"
+    needs_input = True
+
+    def forward(self, z, out):
+        return np.multiply(z, expit(z), out=out)
+
+    def backward(self, grad, a, z=None):
+        s = expit(z)
+        # s + z s (1 - s) = s + a (1 - s), with a = z s the output.
+        factor = a * (1 - s)
+        factor += s
+        grad *= factor
+        return grad
+
+
 ACTIVATIONS = {
-    cls.name: cls() for cls in (Identity, Logistic, Tanh, ReLU, Exp, Softmax)
+    cls.name: cls()
+    for cls in (
+        Identity,
+        Logistic,
+        Tanh,
+        ReLU,
+        Exp,
+        Softmax,
+        LeakyReLU,
+        ELU,
+        Softplus,
+        GELU,
+        SiLU,
+    )
 }
 """dict: every activation, keyed by the name the estimators' parameters use."""
 

@@ -101,7 +101,7 @@ class Layer:
         for key, value in state.items():
             if isinstance(value, _Buffer):
                 state[key] = _Buffer()
-        for key in ("_x", "_a", "_z", "_ones_vector"):
+        for key in ("_x", "_a", "_z", "_ones_vector", "_mask"):
             if key in state:
                 state[key] = None
         return state
@@ -287,3 +287,79 @@ class ActivationLayer(Layer):
 
     def __repr__(self):
         return f"ActivationLayer({self.activation.name!r})"
+
+
+class Dropout(Layer):
+    """Inverted dropout.
+
+    In training, each unit of the input is kept with probability
+    ``1 - rate`` and multiplied by ``1 / (1 - rate)``, or set to zero. The
+    rescaling keeps the expected value of every unit unchanged, so at
+    prediction time (``training=False``) the layer does nothing at all.
+
+    Backward multiplies the gradient by the same mask: a dropped unit passes
+    no gradient back, a kept one passes it scaled by ``1 / (1 - rate)``.
+
+    Parameters
+    ----------
+    rate : float
+        Probability of dropping a unit, in [0, 1).
+    random_state : int, numpy.random.Generator or SeedSequence, optional
+        Seeds the layer's own generator (never the global one).
+    """
+
+    def __init__(self, rate, random_state=None):
+        if not 0 <= rate < 1:
+            raise ValueError(f"The dropout rate must be in [0, 1), got {rate}.")
+        self.rate = float(rate)
+        self.rng = np.random.default_rng(random_state)
+        self.inplace = False
+        self._mask_buffer = _Buffer()
+        self._out = _Buffer()
+        self._grad = _Buffer()
+        self._mask = None
+
+    def seed(self, random_state):
+        """Restart the layer's generator from ``random_state``."""
+        self.rng = np.random.default_rng(random_state)
+
+    def forward(self, x, training=True):
+        if not training or self.rate == 0:
+            self._mask = None
+            return x
+        keep = 1.0 - self.rate
+        mask = self._mask_buffer.rows(*x.shape, x.dtype)
+        # u in [0, 1): floor(u + keep) is 1 with probability keep, else 0.
+        self.rng.random(out=mask, dtype=x.dtype)
+        mask += keep
+        np.floor(mask, out=mask)
+        mask *= 1.0 / keep
+        self._mask = mask
+        # A buffer of our own: the activation before us reads its output in
+        # its backward pass, so it must not be scaled in place.
+        out = self._out.rows(*x.shape, x.dtype)
+        return np.multiply(x, mask, out=out)
+
+    def backward(self, grad_output):
+        if self._mask is None:
+            return grad_output
+        if self.inplace:
+            grad = grad_output
+        else:
+            grad = self._grad.rows(*grad_output.shape, grad_output.dtype)
+            np.copyto(grad, grad_output)
+        grad *= self._mask
+        return grad
+
+    def release_buffers(self):
+        self._mask = None
+        self._mask_buffer.release()
+        self._out.release()
+        self._grad.release()
+
+    def clone_structure(self):
+        # An independent stream for each replica (one per thread).
+        return Dropout(self.rate, random_state=self.rng.spawn(1)[0])
+
+    def __repr__(self):
+        return f"Dropout({self.rate})"

@@ -21,6 +21,12 @@ The squared error averages over outputs (as scikit-learn reports it), so its
 gradient is ``(P - Y) / n_outputs``; the others sum over outputs and their
 gradient is exactly ``P - Y``.
 
+Two robust regression losses complete the set, also averaged over outputs with
+an identity output: ``absolute_error`` (``mean_k |p - y|``, gradient
+``sign(p - y)``) and ``huber`` (half the square of the error up to ``delta``,
+linear beyond, so outliers pull with a bounded force, gradient
+``clip(p - y, -delta, delta)``).
+
 Every loss object has the same two methods:
 
 ``total(y_true, y_pred, sample_weight=None)``
@@ -178,8 +184,74 @@ class PoissonLoss(Loss):
         return dev.sum(axis=1)
 
 
+class AbsoluteError(Loss):
+    """Absolute error averaged over outputs; identity output.
+
+    Its minimiser is the conditional median, so it is not dragged by outliers.
+    The derivative at exactly zero error is taken as 0.
+    """
+
+    name = "absolute_error"
+    activation_name = "identity"
+
+    def per_sample(self, y_true, y_pred):
+        return np.abs(y_pred - y_true).mean(axis=1)
+
+    def gradient(self, y_true, y_pred, out):
+        np.subtract(y_pred, y_true, out=out)
+        np.sign(out, out=out)
+        out *= 1.0 / y_true.shape[1]
+        return out
+
+
+class HuberLoss(Loss):
+    """Huber loss averaged over outputs; identity output.
+
+    Per output, with ``r = p - y``: ``r^2 / 2`` when ``|r| <= delta``, else
+    ``delta (|r| - delta / 2)``. Both pieces and their slopes meet at
+    ``|r| = delta``; for a large ``delta`` it is the squared error.
+
+    Parameters
+    ----------
+    delta : float, default=1.0
+        Where the quadratic part ends, in units of the target.
+    """
+
+    name = "huber"
+    activation_name = "identity"
+
+    def __init__(self, delta=1.0):
+        if not delta > 0:
+            raise ValueError(f"delta must be positive, got {delta}.")
+        self.delta = float(delta)
+
+    def per_sample(self, y_true, y_pred):
+        r = np.abs(y_pred - y_true)
+        quadratic = np.minimum(r, self.delta)
+        # r^2/2 inside; outside, delta^2/2 + delta (r - delta).
+        loss = 0.5 * quadratic * quadratic + self.delta * (r - quadratic)
+        return loss.mean(axis=1)
+
+    def gradient(self, y_true, y_pred, out):
+        np.subtract(y_pred, y_true, out=out)
+        np.clip(out, -self.delta, self.delta, out=out)
+        out *= 1.0 / y_true.shape[1]
+        return out
+
+    def __repr__(self):
+        return f"HuberLoss(delta={self.delta})"
+
+
 LOSSES = {
-    cls.name: cls() for cls in (SquaredError, LogLoss, BinaryLogLoss, PoissonLoss)
+    cls.name: cls()
+    for cls in (
+        SquaredError,
+        LogLoss,
+        BinaryLogLoss,
+        PoissonLoss,
+        AbsoluteError,
+        HuberLoss,
+    )
 }
 """dict: every loss, keyed by name."""
 

@@ -22,7 +22,7 @@ import numpy as np
 
 from .activations import get_activation
 from .initializers import glorot_uniform
-from .layers import ActivationLayer, Dense, _Buffer
+from .layers import ActivationLayer, Dense, Dropout, _Buffer
 from .losses import get_loss
 
 
@@ -77,8 +77,11 @@ class Network:
             d.dtype = self.dtype
             d.bind(W, b, self.grads[w_at:w_end].reshape(shape), self.grads[b_at:b_end])
             w_at, b_at = w_end, b_end
-        for prev, layer in zip(self.layers, self.layers[1:], strict=False):
+        for prev, layer in pairwise(self.layers):
             if isinstance(layer, ActivationLayer) and isinstance(prev, Dense):
+                layer.inplace = True
+            if isinstance(layer, Dropout):
+                # Its incoming gradient is a buffer of the network's.
                 layer.inplace = True
         # Nobody needs the gradient with respect to the data.
         first = self.layers[0]
@@ -87,6 +90,7 @@ class Network:
         self._delta = _Buffer()
         self._scratch = None
         self.hidden_activation = None
+        self.dropout = ()
 
     # -- parameters ---------------------------------------------------------
 
@@ -146,6 +150,7 @@ class Network:
         layers = [layer.clone_structure() for layer in self.layers]
         twin = type(self)(layers, dtype=self.dtype, params=self.params)
         twin.hidden_activation = self.hidden_activation
+        twin.dropout = self.dropout
         return twin
 
     def is_bound_to(self, coefs, intercepts):
@@ -158,6 +163,23 @@ class Network:
                 for d, W, b in zip(self.dense_layers, coefs, intercepts, strict=True)
             )
         )
+
+    @property
+    def dropout_layers(self):
+        """list of Dropout: the dropout layers, input side first."""
+        return [layer for layer in self.layers if isinstance(layer, Dropout)]
+
+    def seed_dropout(self, seed):
+        """Give every dropout layer its own stream derived from ``seed``.
+
+        Parameters
+        ----------
+        seed : int or numpy.random.SeedSequence
+        """
+        layers = self.dropout_layers
+        children = np.random.SeedSequence(seed).spawn(len(layers))
+        for layer, child in zip(layers, children, strict=True):
+            layer.seed(child)
 
     def initialize(self, random_state, factor=6.0):
         """Draw every weight and bias from a Glorot uniform distribution.
@@ -346,7 +368,7 @@ class Network:
         return (
             type(self),
             (self.layers, self.dtype),
-            {"hidden_activation": self.hidden_activation},
+            {"hidden_activation": self.hidden_activation, "dropout": self.dropout},
         )
 
     def __repr__(self):
@@ -354,7 +376,7 @@ class Network:
         return f"Network([{inner}], dtype={self.dtype})"
 
 
-def build_mlp(layer_units, hidden_activation, dtype=np.float64):
+def build_mlp(layer_units, hidden_activation, dtype=np.float64, dropout=None):
     """Build the multi-layer perceptron the estimators train.
 
     Parameters
@@ -365,19 +387,33 @@ def build_mlp(layer_units, hidden_activation, dtype=np.float64):
         Activation after each hidden dense layer. The output activation is
         not part of the network: it belongs to the loss.
     dtype : numpy dtype, default=np.float64
+    dropout : sequence of float, optional
+        Dropout rate after each hidden layer (``k`` values); a rate of 0 adds
+        no layer.
 
     Returns
     -------
     network : Network
-        ``Dense, Activation, Dense, Activation, ..., Dense``.
+        ``Dense, Activation, [Dropout,] Dense, ..., Dense``.
     """
+    n_hidden = len(layer_units) - 2
+    rates = tuple(float(r) for r in dropout) if dropout is not None else ()
+    rates = rates or (0.0,) * n_hidden
+    if len(rates) != n_hidden:
+        raise ValueError(
+            f"Expected {n_hidden} dropout rates (one per hidden layer), got "
+            f"{len(rates)}."
+        )
     layers = []
     for i, (n_in, n_out) in enumerate(pairwise(layer_units)):
         if i > 0:
             layers.append(ActivationLayer(hidden_activation))
+            if rates[i - 1] > 0:
+                layers.append(Dropout(rates[i - 1]))
         layers.append(Dense(n_in, n_out, dtype=dtype))
     network = Network(layers, dtype=dtype)
     # Recorded so an estimator can tell whether this network still matches
-    # its ``activation`` parameter.
+    # its ``activation`` and ``dropout`` parameters.
     network.hidden_activation = get_activation(hidden_activation).name
+    network.dropout = rates
     return network

@@ -89,6 +89,10 @@ class Optimizer:
     learning_rate_init : float
     """
 
+    decoupled_weight_decay = False
+    """bool: whether the optimizer applies the L2 penalty itself, as weight
+    decay, instead of receiving its gradient (see :class:`AdamW`)."""
+
     def __init__(self, params, learning_rate_init):
         self.learning_rate_init = float(learning_rate_init)
         self._scratch = np.empty_like(params)
@@ -109,8 +113,15 @@ class Optimizer:
         self.begin_step()
         self.update(params, grads)
 
-    def begin_step(self):
-        """Advance the step counter and compute the step's scalars."""
+    def begin_step(self, weight_decay=0.0):
+        """Advance the step counter and compute the step's scalars.
+
+        Parameters
+        ----------
+        weight_decay : float, default=0.0
+            Decay rate of the weights; only used by optimizers with
+            ``decoupled_weight_decay``.
+        """
 
     def update(self, params, grads, block=slice(None)):
         """Apply the update rule to ``params[block]``.
@@ -270,11 +281,14 @@ class Adam(Optimizer):
         """float: the bias-corrected step size of the last step."""
         return self._lr
 
-    def begin_step(self):
+    def _base_rate(self):
+        return self.learning_rate_init
+
+    def begin_step(self, weight_decay=0.0):
         self.t += 1
         b1, b2 = self.beta_1, self.beta_2
         # A Python float, not a NumPy scalar: float32 vectors stay float32.
-        self._lr = self.learning_rate_init * (1 - b2**self.t) ** 0.5 / (1 - b1**self.t)
+        self._lr = self._base_rate() * (1 - b2**self.t) ** 0.5 / (1 - b1**self.t)
 
     def update(self, params, grads, block=slice(None)):
         params, grads = params[block], grads[block]
@@ -293,12 +307,162 @@ class Adam(Optimizer):
         params -= scratch
 
 
-def make_optimizer(solver, params, **options):
-    """Create the optimizer named like scikit-learn's ``solver`` values.
+class AdamW(Adam):
+    """Adam with decoupled weight decay (Loshchilov & Hutter, 2019).
+
+    With Adam, an L2 penalty added to the gradient is divided by
+    ``sqrt(v)`` like the rest of the gradient, so weights with large
+    gradients are barely regularised. AdamW leaves the penalty out of the
+    gradient and shrinks the weights directly::
+
+        W <- W - lr * lambda * W          (then the Adam step)
+
+    with ``lambda`` the weight decay (the estimators pass ``alpha``, with the
+    meaning of PyTorch's ``weight_decay``). Biases are not decayed. ``lr``
+    follows the learning-rate schedule.
 
     Parameters
     ----------
-    solver : {'sgd', 'adam'}
+    params : ndarray of shape (n_params,)
+    learning_rate_init : float, default=0.001
+    beta_1, beta_2, epsilon : float
+        As for :class:`Adam`.
+    lr_schedule : {'constant', 'invscaling', 'adaptive'}, default='constant'
+        See :class:`LearningRateSchedule`.
+    power_t : float, default=0.5
+    n_decayed : int, optional
+        The first ``n_decayed`` entries of the vector are decayed (a
+        network's weights, before its biases); all of them by default.
+    """
+
+    decoupled_weight_decay = True
+
+    def __init__(
+        self,
+        params,
+        learning_rate_init=0.001,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-8,
+        lr_schedule="constant",
+        power_t=0.5,
+        n_decayed=None,
+    ):
+        super().__init__(params, learning_rate_init, beta_1, beta_2, epsilon)
+        self.schedule = LearningRateSchedule(learning_rate_init, lr_schedule, power_t)
+        self.n_decayed = params.size if n_decayed is None else int(n_decayed)
+        self._shrink = 0.0
+
+    @property
+    def learning_rate(self):
+        """float: the scheduled learning rate (before bias correction)."""
+        return self.schedule.learning_rate
+
+    def _base_rate(self):
+        return self.schedule.learning_rate
+
+    def begin_step(self, weight_decay=0.0):
+        super().begin_step()
+        self._shrink = self._base_rate() * weight_decay
+
+    def update(self, params, grads, block=slice(None)):
+        start, stop, _ = block.indices(params.size)
+        decayed = min(stop, self.n_decayed)
+        if self._shrink and start < decayed:
+            params[start:decayed] *= 1.0 - self._shrink
+        super().update(params, grads, block)
+
+    def iteration_ends(self, time_step):
+        self.schedule.iteration_ends(time_step)
+
+    def reduce_on_plateau(self):
+        return self.schedule.reduce_on_plateau()
+
+
+class RMSprop(Optimizer):
+    """RMSprop (Hinton, 2012), with Adam's bias correction.
+
+    Each parameter's step is divided by a running root mean square of its
+    gradients::
+
+        v <- rho v + (1 - rho) g^2
+        theta <- theta - lr * g / (sqrt(v / (1 - rho^t)) + epsilon)
+
+    The correction ``1 - rho^t`` keeps the first steps from being too large
+    while ``v`` is still close to its zero start. The state is kept as the
+    decayed sum ``S = v / (1 - rho)`` (see :class:`Adam`). ``lr`` follows the
+    learning-rate schedule.
+
+    Parameters
+    ----------
+    params : ndarray of shape (n_params,)
+    learning_rate_init : float, default=0.001
+    rho : float, default=0.999
+        Decay of the squared-gradient average (the estimators pass
+        ``beta_2``).
+    epsilon : float, default=1e-8
+    lr_schedule : {'constant', 'invscaling', 'adaptive'}, default='constant'
+    power_t : float, default=0.5
+    """
+
+    def __init__(
+        self,
+        params,
+        learning_rate_init=0.001,
+        rho=0.999,
+        epsilon=1e-8,
+        lr_schedule="constant",
+        power_t=0.5,
+    ):
+        super().__init__(params, learning_rate_init)
+        self.rho = float(rho)
+        self.epsilon = float(epsilon)
+        self.schedule = LearningRateSchedule(learning_rate_init, lr_schedule, power_t)
+        self.t = 0
+        self.sq_grad_sum = np.zeros_like(params)
+        self._step = self._eps = 0.0
+
+    @property
+    def learning_rate(self):
+        return self.schedule.learning_rate
+
+    @property
+    def v(self):
+        """Running mean of squared gradients (before bias correction)."""
+        return self.sq_grad_sum * (1 - self.rho)
+
+    def begin_step(self, weight_decay=0.0):
+        self.t += 1
+        # sqrt(v_hat) = k sqrt(S) with k = sqrt((1 - rho) / (1 - rho^t)).
+        k = ((1 - self.rho) / (1 - self.rho**self.t)) ** 0.5
+        self._step = self.learning_rate / k
+        self._eps = self.epsilon / k
+
+    def update(self, params, grads, block=slice(None)):
+        params, grads = params[block], grads[block]
+        s2, scratch = self.sq_grad_sum[block], self._scratch[block]
+        np.multiply(grads, grads, out=scratch)
+        s2 *= self.rho
+        s2 += scratch
+        np.sqrt(s2, out=scratch)
+        scratch += self._eps
+        np.divide(grads, scratch, out=scratch)
+        scratch *= self._step
+        params -= scratch
+
+    def iteration_ends(self, time_step):
+        self.schedule.iteration_ends(time_step)
+
+    def reduce_on_plateau(self):
+        return self.schedule.reduce_on_plateau()
+
+
+def make_optimizer(solver, params, **options):
+    """Create the optimizer named like the estimators' ``solver`` values.
+
+    Parameters
+    ----------
+    solver : {'sgd', 'adam', 'adamw', 'rmsprop'}
     params : ndarray of shape (n_params,)
     **options
         Keyword arguments of the optimizer class.
@@ -307,7 +471,7 @@ def make_optimizer(solver, params, **options):
     -------
     optimizer : Optimizer
     """
-    classes = {"sgd": SGD, "adam": Adam}
+    classes = {"sgd": SGD, "adam": Adam, "adamw": AdamW, "rmsprop": RMSprop}
     if solver not in classes:
         raise ValueError(f"Unknown stochastic solver {solver!r}.")
     return classes[solver](params, **options)

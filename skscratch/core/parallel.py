@@ -333,25 +333,11 @@ class DataParallel:
                 n_rows if sample_weight is None else sample_weight[rows].sum()
             )
         net = self.network
-        n = min(self.n_threads, n_rows)
-
-        if n == 1:
-            value = net.loss_and_gradient(
-                self._take(0, "X", X, rows),
-                self._take(0, "Y", Y, rows),
-                loss,
-                alpha=alpha,
-                sample_weight=None
-                if sample_weight is None
-                else self._take(0, "w", sample_weight, rows),
-                weight_sum=weight_sum,
-            )
-            if optimizer is not None:
-                optimizer.step(net.params, net.grads)
-            return value
-
+        n = min(self.n_threads, n_rows, len(self.replicas))
         shares = self._split_rows(rows, n_rows, n)
 
+        # Phase 1: forward and backward on each thread's rows, without the
+        # penalty (it does not depend on the rows).
         def forward_backward(k):
             share = shares[k]
             return self.replicas[k].loss_and_gradient(
@@ -365,17 +351,23 @@ class DataParallel:
             )
 
         value = sum(self._map(forward_backward, n))
+
+        # Phase 2: each thread takes a block of the parameter vector: sums
+        # the replicas' gradients, adds the penalty, updates.
+        # An optimizer with decoupled weight decay (AdamW) applies alpha
+        # itself; the objective then has no penalty term.
+        decoupled = optimizer is not None and optimizer.decoupled_weight_decay
+        penalised = alpha and not decoupled
         if optimizer is not None:
-            optimizer.begin_step()
+            optimizer.begin_step(weight_decay=alpha if decoupled else 0.0)
         blocks = _blocks(net.params.size, n)
-        strength = alpha / weight_sum
 
         def reduce_and_update(k):
             block = blocks[k]
             grads = net.grads[block]
             for replica in self.replicas[1:n]:
                 grads += replica.grads[block]
-            penalty = net.add_penalty(strength, block) if alpha else 0.0
+            penalty = net.add_penalty(alpha / weight_sum, block) if penalised else 0.0
             if optimizer is not None:
                 optimizer.update(net.params, net.grads, block)
             return penalty
