@@ -24,7 +24,7 @@ from sklearn.utils import check_array, check_random_state
 from sklearn.utils._param_validation import Interval, Options, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from .callbacks import EpochRecord, Timer, call_callbacks
+from .callbacks import EpochRecord, Timer, call_callbacks, end_callbacks
 from .core import build_mlp, make_optimizer, minimize_lbfgs
 from .core.initializers import glorot_factor
 from .core.parallel import DataParallel, plan_threads
@@ -141,10 +141,13 @@ class _BaseScratchMLP(BaseEstimator, ABC):
                 # random draws stay scikit-learn's.
                 network.seed_dropout(self._random_state.randint(np.iinfo(np.int32).max))
             self._timer = Timer()
-            if self.solver in _STOCHASTIC_SOLVERS:
-                self._fit_stochastic(network, X, Y, sample_weight, incremental)
-            else:
-                self._fit_lbfgs(network, X, Y, sample_weight)
+            try:
+                if self.solver in _STOCHASTIC_SOLVERS:
+                    self._fit_stochastic(network, X, Y, sample_weight, incremental)
+                else:
+                    self._fit_lbfgs(network, X, Y, sample_weight)
+            finally:
+                end_callbacks(self.callbacks, self)
             if not np.isfinite(network.params).all():
                 raise ValueError(_diverged_message(self))
         except BaseException:

@@ -8,7 +8,9 @@ that epoch (the estimator keeps the weights it has, or the best ones with
 ``early_stopping``).
 
 Any function with that signature works; two are provided:
-:class:`ProgressBar` and :class:`History`.
+:class:`ProgressBar` and :class:`History`. A callback object may also have an
+``on_train_end(estimator)`` method, called once when training ends, however it
+ends (last epoch, early stopping, a callback's request, or an error).
 
 Examples
 --------
@@ -162,9 +164,12 @@ class ProgressBar:
                 )
                 return
 
+    def on_train_end(self, estimator):
+        """Close the bar when training ends before ``max_epochs``."""
+        self.close()
+
     def close(self):
-        """End the current bar (called at the last epoch; call it yourself
-        when training stops early and you want the line finished now)."""
+        """End the current bar (done for you when training ends)."""
         if self._bar is not None:
             self._bar.close()
             self._bar = None
@@ -207,6 +212,21 @@ def call_callbacks(callbacks, estimator, record):
     return stop
 
 
+def end_callbacks(callbacks, estimator):
+    """Tell every callback that has an ``on_train_end`` method that training
+    is over.
+
+    Parameters
+    ----------
+    callbacks : list of callable or None
+    estimator : estimator
+    """
+    for callback in callbacks or ():
+        on_train_end = getattr(callback, "on_train_end", None)
+        if on_train_end is not None:
+            on_train_end(estimator)
+
+
 class Timer:
     """Seconds since creation; what ``EpochRecord.elapsed`` measures."""
 
@@ -217,4 +237,4 @@ class Timer:
         return time.perf_counter() - self._start
 
 
-__all__ = ["EpochRecord", "History", "ProgressBar", "call_callbacks"]
+__all__ = ["EpochRecord", "History", "ProgressBar", "call_callbacks", "end_callbacks"]

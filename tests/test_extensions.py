@@ -375,6 +375,25 @@ def test_progress_bar_plain_display_to_a_stream(iris):
     assert out.endswith("\n")
 
 
+def test_progress_bar_line_ends_when_training_stops_early(iris):
+    X, y = iris
+    stream = io.StringIO()
+    ended = []
+
+    class Watcher:
+        def __call__(self, estimator, record):
+            return record.epoch == 2
+
+        def on_train_end(self, estimator):
+            ended.append(estimator.n_iter_)
+
+    ScratchMLPClassifier(
+        max_iter=50, callbacks=[ProgressBar(file=stream, use_tqdm=False), Watcher()]
+    ).fit(X, y)
+    assert stream.getvalue().endswith("\n") and "epoch 2/50" in stream.getvalue()
+    assert ended == [2]
+
+
 def test_progress_bar_with_tqdm(iris):
     pytest.importorskip("tqdm")
     X, y = iris
