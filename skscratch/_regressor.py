@@ -151,7 +151,7 @@ class ScratchMLPRegressor(RegressorMixin, _BaseScratchMLP):
     >>> from sklearn.datasets import make_regression
     >>> from skscratch import ScratchMLPRegressor
     >>> X, y = make_regression(n_samples=200, n_features=5, noise=1, random_state=0)
-    >>> reg = ScratchMLPRegressor(solver="lbfgs", max_iter=500, random_state=0)
+    >>> reg = ScratchMLPRegressor(solver="lbfgs", tol=0.1, random_state=0)
     >>> bool(reg.fit(X, y).score(X, y) > 0.99)
     True
     """

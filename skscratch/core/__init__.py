@@ -16,8 +16,9 @@ and it is meant to be read and used directly:
 - :mod:`~skscratch.core.gradcheck`: finite-difference gradient checks;
 - :mod:`~skscratch.core.parallel`: one batch on several cores.
 
-Example
--------
+For example, a two-layer network built by hand, its gradient on a batch, and
+that gradient checked against finite differences:
+
 >>> import numpy as np
 >>> from skscratch.core import ActivationLayer, Dense, Network, check_gradients
 >>> rng = np.random.default_rng(0)

@@ -16,8 +16,6 @@ the forward pass has overwritten ``Z``, ``A`` is all that is left, and for
 these functions it is all that is needed (``relu'(z) = [a > 0]``,
 ``logistic'(z) = a (1 - a)``, ``tanh'(z) = 1 - a^2``).
 
-Classes
--------
 Each activation is a small stateless object with
 
 ``forward(z, out)``
