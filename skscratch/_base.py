@@ -130,6 +130,12 @@ class _BaseScratchMLP(BaseEstimator, ABC):
             sample_weight = self._adjust_sample_weight(sample_weight, Y, incremental)
             layer_units = [X.shape[1], *hidden_layer_sizes, Y.shape[1]]
             self._dropout = _dropout_rates(self.dropout, len(hidden_layer_sizes))
+            if any(self._dropout) and self.solver not in _STOCHASTIC_SOLVERS:
+                raise ValueError(
+                    "dropout needs a stochastic solver ('sgd', 'adam', 'adamw' or "
+                    "'rmsprop'): L-BFGS compares the objective between evaluations, "
+                    "and fresh dropout masks would change it every time."
+                )
             self._random_state = _check_random_state(self.random_state)
             if first_pass:
                 self._initialize(Y, layer_units, X.dtype)

@@ -95,6 +95,14 @@ def test_dropout_is_validated(iris, dropout, error, match):
         ScratchMLPClassifier(hidden_layer_sizes=(8, 8), dropout=dropout).fit(X, y)
 
 
+def test_dropout_needs_a_stochastic_solver(iris):
+    X, y = iris
+    with pytest.raises(ValueError, match="dropout needs a stochastic solver"):
+        ScratchMLPClassifier(solver="lbfgs", dropout=0.2).fit(X, y)
+    # A rate of zero is no dropout at all.
+    ScratchMLPClassifier(solver="lbfgs", dropout=0.0, max_iter=5).fit(X, y)
+
+
 # -- class_weight ------------------------------------------------------------
 
 
