@@ -597,6 +597,14 @@ def _shuffled(sample_idx, random_state):
     return sample_idx[order]
 
 
+def _store_init_arguments(estimator, arguments):
+    """Set every constructor argument (``locals()`` of ``__init__``) as an
+    attribute of the same name."""
+    for name, value in arguments.items():
+        if name not in ("self", "__class__"):
+            setattr(estimator, name, value)
+
+
 def _check_hidden_layer_sizes(hidden_layer_sizes):
     sizes = hidden_layer_sizes
     if not hasattr(sizes, "__iter__"):

@@ -9,7 +9,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import column_or_1d, validate_data
 
-from ._base import _STOCHASTIC_SOLVERS, _BaseScratchMLP
+from ._base import _STOCHASTIC_SOLVERS, _BaseScratchMLP, _store_init_arguments
 from .core import get_loss
 from .core.losses import HuberLoss
 
@@ -194,34 +194,9 @@ class ScratchMLPRegressor(RegressorMixin, _BaseScratchMLP):
         early_stopping_metric="score",
         callbacks=None,
     ):
-        self.loss = loss
-        self.hidden_layer_sizes = hidden_layer_sizes
-        self.activation = activation
-        self.solver = solver
-        self.alpha = alpha
-        self.batch_size = batch_size
-        self.learning_rate = learning_rate
-        self.learning_rate_init = learning_rate_init
-        self.power_t = power_t
-        self.max_iter = max_iter
-        self.shuffle = shuffle
-        self.random_state = random_state
-        self.tol = tol
-        self.verbose = verbose
-        self.warm_start = warm_start
-        self.momentum = momentum
-        self.nesterovs_momentum = nesterovs_momentum
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.beta_1 = beta_1
-        self.beta_2 = beta_2
-        self.epsilon = epsilon
-        self.n_iter_no_change = n_iter_no_change
-        self.max_fun = max_fun
-        self.huber_delta = huber_delta
-        self.dropout = dropout
-        self.early_stopping_metric = early_stopping_metric
-        self.callbacks = callbacks
+        # scikit-learn's convention: __init__ only stores its arguments,
+        # unchanged, under the same names; fit validates them.
+        _store_init_arguments(self, locals())
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None):

@@ -10,6 +10,7 @@ from itertools import pairwise
 import numpy as np
 import pytest
 
+from skscratch._base import HIDDEN_ACTIVATIONS
 from skscratch.core import (
     ACTIVATIONS,
     LOSSES,
@@ -21,17 +22,6 @@ from skscratch.core import (
     get_loss,
 )
 
-HIDDEN_ACTIVATIONS = [
-    "identity",
-    "logistic",
-    "tanh",
-    "relu",
-    "leaky_relu",
-    "elu",
-    "gelu",
-    "softplus",
-    "silu",
-]
 TOLERANCE = 1e-6
 
 
