@@ -246,7 +246,10 @@ class _BaseScratchMLP(BaseEstimator, ABC):
         n_samples = X.shape[0]
         total_weight = n_samples if sample_weight is None else sample_weight.sum()
         loss = self._loss()
-        sample_idx = np.arange(n_samples)
+        # int32 where it fits: half the memory, and shuffle() makes the same
+        # draws whatever the dtype.
+        index_dtype = np.int32 if n_samples < 2**31 else np.intp
+        sample_idx = np.arange(n_samples, dtype=index_dtype)
         self.n_iter_ = 0
         for _ in range(self.max_iter):
             if self.shuffle:
@@ -592,7 +595,7 @@ class _BaseScratchMLP(BaseEstimator, ABC):
 def _shuffled(sample_idx, random_state):
     """``sample_idx`` permuted with the draws scikit-learn's ``shuffle`` makes,
     so the same seed visits the rows in the same order."""
-    order = np.arange(sample_idx.size)
+    order = np.arange(sample_idx.size, dtype=sample_idx.dtype)
     random_state.shuffle(order)
     return sample_idx[order]
 

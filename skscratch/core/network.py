@@ -296,7 +296,7 @@ class Network:
             value += self.add_penalty(alpha / weight_sum)
         return value
 
-    def add_penalty(self, strength, block=slice(None)):
+    def add_penalty(self, strength, block=slice(None), workspace=None):
         """Add the L2 penalty ``strength/2 * ||W||^2`` to :attr:`grads`.
 
         Parameters
@@ -306,6 +306,9 @@ class Network:
         block : slice, default=slice(None)
             Only the part of the parameter vector in this block (the biases,
             which are not penalised, are skipped).
+        workspace : ndarray of shape (n_params,), optional
+            A free vector to compute in (an optimizer's, between its steps);
+            by default one of the network's own.
 
         Returns
         -------
@@ -317,7 +320,9 @@ class Network:
         if start >= stop:
             return 0.0
         weights = self.params[start:stop]
-        scratch = self.penalty_scratch()[start:stop]
+        if workspace is None:
+            workspace = self.penalty_scratch()
+        scratch = workspace[start:stop]
         np.multiply(weights, strength, out=scratch)
         self.grads[start:stop] += scratch
         return 0.5 * strength * float(np.dot(weights, weights))

@@ -95,7 +95,9 @@ class Optimizer:
 
     def __init__(self, params, learning_rate_init):
         self.learning_rate_init = float(learning_rate_init)
-        self._scratch = np.empty_like(params)
+        # Stands in for every temporary of a step. Between steps it is free,
+        # so the trainer lends it to the penalty computation too.
+        self.workspace = np.empty_like(params)
 
     @property
     def learning_rate(self):
@@ -144,15 +146,16 @@ class Optimizer:
         :meth:`LearningRateSchedule.reduce_on_plateau`)."""
         return False
 
+    # The workspace holds nothing between steps: never pickled, re-created.
     def __getstate__(self):
         state = self.__dict__.copy()
-        state["_scratch"] = None
+        state["workspace"] = None
         return state
 
     def __setstate__(self, state):
         self.__dict__.update(state)
-        ref = next(v for v in state.values() if isinstance(v, np.ndarray))
-        self._scratch = np.empty_like(ref)
+        like = next(v for v in state.values() if isinstance(v, np.ndarray))
+        self.workspace = np.empty_like(like)
 
 
 class SGD(Optimizer):
@@ -199,7 +202,7 @@ class SGD(Optimizer):
 
     def update(self, params, grads, block=slice(None)):
         params, grads = params[block], grads[block]
-        v, s = self.velocity[block], self._scratch[block]
+        v, s = self.velocity[block], self.workspace[block]
         lr, mu = self.learning_rate, self.momentum
         np.multiply(grads, -lr, out=s)  # s = -lr g
         v *= mu
@@ -293,7 +296,7 @@ class Adam(Optimizer):
     def update(self, params, grads, block=slice(None)):
         params, grads = params[block], grads[block]
         s1, s2 = self.grad_sum[block], self.sq_grad_sum[block]
-        scratch = self._scratch[block]
+        scratch = self.workspace[block]
         root = (1 - self.beta_2) ** 0.5
         s1 *= self.beta_1
         s1 += grads
@@ -440,7 +443,7 @@ class RMSprop(Optimizer):
 
     def update(self, params, grads, block=slice(None)):
         params, grads = params[block], grads[block]
-        s2, scratch = self.sq_grad_sum[block], self._scratch[block]
+        s2, scratch = self.sq_grad_sum[block], self.workspace[block]
         np.multiply(grads, grads, out=scratch)
         s2 *= self.rho
         s2 += scratch

@@ -367,7 +367,10 @@ class DataParallel:
             grads = net.grads[block]
             for replica in self.replicas[1:n]:
                 grads += replica.grads[block]
-            penalty = net.add_penalty(alpha / weight_sum, block) if penalised else 0.0
+            penalty = 0.0
+            if penalised:
+                workspace = None if optimizer is None else optimizer.workspace
+                penalty = net.add_penalty(alpha / weight_sum, block, workspace)
             if optimizer is not None:
                 optimizer.update(net.params, net.grads, block)
             return penalty
