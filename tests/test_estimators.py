@@ -480,3 +480,24 @@ def test_dataframe_feature_names(iris):
         clf.predict(df.rename(columns={"a": "z"}))
     with pytest.warns(UserWarning, match="fitted with feature names"):
         clf.predict(X)
+
+
+@pytest.mark.parametrize("activation", ["relu", "gelu"])
+def test_predictions_from_several_threads_at_once(activation):
+    """Prediction writes into buffers of its own call, never into the
+    layers' shared ones: threads (dask's default scheduler) can share one
+    fitted model."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    rng = np.random.RandomState(0)
+    X = rng.randn(4000, 20)
+    y = (X[:, 0] + X[:, 1] ** 2 > 1).astype(int)
+    clf = ScratchMLPClassifier(
+        hidden_layer_sizes=(64, 32), activation=activation, max_iter=3, random_state=0
+    ).fit(X, y)
+    expected = clf.predict_proba(X)
+    chunks = np.array_split(X, 40)
+    with ThreadPoolExecutor(4) as pool:
+        for _ in range(5):
+            got = np.concatenate(list(pool.map(clf.predict_proba, chunks)))
+            np.testing.assert_array_equal(got, expected)

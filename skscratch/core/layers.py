@@ -12,7 +12,11 @@ layer's own parameters.
 Output and gradient arrays are buffers owned by the layer and reused from one
 batch to the next (a batch of ``n`` rows uses the first ``n`` rows of a buffer
 at least that tall), so a training loop allocates nothing per batch. The
-returned arrays are therefore only valid until the layer's next call.
+returned arrays are therefore only valid until the layer's next call, and one
+layer must not train in two threads at once. Inference can be made
+thread-safe: ``forward(x, training=False, workspace=...)`` writes into the
+caller's workspace and touches no state of the layer (``Network.predict`` does
+this).
 """
 
 import numpy as np
@@ -54,7 +58,7 @@ class Layer:
 
     n_params = 0
 
-    def forward(self, x, training=True):
+    def forward(self, x, training=True, workspace=None):
         """Compute the layer's output for a batch.
 
         Parameters
@@ -62,6 +66,8 @@ class Layer:
         x : ndarray or sparse matrix of shape (n_samples, n_in)
         training : bool, default=True
             When True, keep what :meth:`backward` needs.
+        workspace : _Buffer, optional
+            Where to write the output instead of the layer's own buffer.
 
         Returns
         -------
@@ -186,14 +192,15 @@ class Dense(Layer):
                 raise ValueError(f"{name} must have shape {shape}, got {arr.shape}.")
         self.W, self.b, self.dW, self.db = W, b, dW, db
 
-    def forward(self, x, training=True):
-        out = self._out.rows(x.shape[0], self.n_out, self.dtype)
+    def forward(self, x, training=True, workspace=None):
+        out = (workspace or self._out).rows(x.shape[0], self.n_out, self.dtype)
         if sp.issparse(x):
             out[...] = x @ self.W
         else:
             np.dot(x, self.W, out=out)
         out += self.b
-        self._x = x if training else None
+        if training:
+            self._x = x
         return out
 
     def backward(self, grad_output):
@@ -255,12 +262,12 @@ class ActivationLayer(Layer):
         self._out = _Buffer()
         self._grad = _Buffer()
 
-    def forward(self, x, training=True):
+    def forward(self, x, training=True, workspace=None):
         f = self.activation
         if self.inplace and not f.needs_input:
             out = x
         else:
-            out = self._out.rows(x.shape[0], x.shape[1], x.dtype)
+            out = (workspace or self._out).rows(x.shape[0], x.shape[1], x.dtype)
         f.forward(x, out=out)
         if training:
             self._a = out
@@ -323,8 +330,10 @@ class Dropout(Layer):
         """Restart the layer's generator from ``random_state``."""
         self.rng = np.random.default_rng(random_state)
 
-    def forward(self, x, training=True):
-        if not training or self.rate == 0:
+    def forward(self, x, training=True, workspace=None):
+        if not training:
+            return x
+        if self.rate == 0:
             self._mask = None
             return x
         keep = 1.0 - self.rate
@@ -337,7 +346,7 @@ class Dropout(Layer):
         self._mask = mask
         # A buffer of our own: the activation before us reads its output in
         # its backward pass, so it must not be scaled in place.
-        out = self._out.rows(*x.shape, x.dtype)
+        out = (workspace or self._out).rows(*x.shape, x.dtype)
         return np.multiply(x, mask, out=out)
 
     def backward(self, grad_output):

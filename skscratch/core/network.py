@@ -200,7 +200,7 @@ class Network:
 
     # -- passes -------------------------------------------------------------
 
-    def forward(self, X, training=False):
+    def forward(self, X, training=False, workspaces=None):
         """Run every layer on a batch.
 
         Parameters
@@ -208,16 +208,20 @@ class Network:
         X : ndarray or sparse matrix of shape (n_samples, n_features)
         training : bool, default=False
             Keep what :meth:`backward` needs.
+        workspaces : list of _Buffer, optional
+            One per layer, to write the outputs into instead of the layers'
+            own buffers (see :meth:`predict`).
 
         Returns
         -------
         out : ndarray of shape (n_samples, n_outputs)
-            The last layer's output (a buffer of that layer: valid until the
-            next call).
+            The last layer's output (a buffer of that layer, or of the
+            workspace: valid until the next call).
         """
         out = X
-        for layer in self.layers:
-            out = layer.forward(out, training=training)
+        for k, layer in enumerate(self.layers):
+            workspace = None if workspaces is None else workspaces[k]
+            out = layer.forward(out, training=training, workspace=workspace)
         return out
 
     def backward(self, grad_output):
@@ -339,7 +343,8 @@ class Network:
         of rows.
 
         Rows are processed in blocks of ``batch_size`` so the work buffers stay
-        bounded whatever ``n_samples`` is.
+        bounded whatever ``n_samples`` is. Those buffers belong to this call,
+        so several threads can predict with one network at once.
 
         Parameters
         ----------
@@ -355,9 +360,11 @@ class Network:
         f = get_activation(output_activation)
         n = X.shape[0]
         out = np.empty((n, self.dense_layers[-1].n_out), dtype=self.dtype)
+        workspaces = [_Buffer() for _ in self.layers]
         for start in range(0, n, batch_size):
             stop = min(start + batch_size, n)
-            f.forward(self.forward(X[start:stop], training=False), out=out[start:stop])
+            z = self.forward(X[start:stop], training=False, workspaces=workspaces)
+            f.forward(z, out=out[start:stop])
         return out
 
     def release_buffers(self):
