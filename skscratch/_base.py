@@ -600,6 +600,20 @@ def _shuffled(sample_idx, random_state):
     return sample_idx[order]
 
 
+def _fit_dtypes(X):
+    """The float dtypes ``fit`` accepts, in order of preference.
+
+    float32 and float64 input keep their precision (any other input becomes
+    float64). scikit-learn's validation sees that for arrays and pandas
+    DataFrames, but turns a float32 polars DataFrame (or another dataframe
+    whose ``dtypes`` it does not read) into float64: look at its columns here.
+    """
+    dtypes = getattr(X, "dtypes", None)
+    if isinstance(dtypes, list) and dtypes and all(str(d) == "Float32" for d in dtypes):
+        return (np.float32, np.float64)
+    return (np.float64, np.float32)
+
+
 def _store_init_arguments(estimator, arguments):
     """Set every constructor argument (``locals()`` of ``__init__``) as an
     attribute of the same name."""

@@ -10,7 +10,12 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets, unique_labels
 from sklearn.utils.validation import column_or_1d, validate_data
 
-from ._base import _STOCHASTIC_SOLVERS, _BaseScratchMLP, _store_init_arguments
+from ._base import (
+    _STOCHASTIC_SOLVERS,
+    _BaseScratchMLP,
+    _fit_dtypes,
+    _store_init_arguments,
+)
 from .core import get_loss
 
 
@@ -316,7 +321,7 @@ class ScratchMLPClassifier(ClassifierMixin, _BaseScratchMLP):
     # -- hooks ----------------------------------------------------------------
 
     def _validate_input(self, X, y, incremental, reset, classes=None):
-        dtype = (np.float64, np.float32) if reset else self.coefs_[0].dtype
+        dtype = _fit_dtypes(X) if reset else self.coefs_[0].dtype
         X, y = validate_data(
             self,
             X,

@@ -9,7 +9,12 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import column_or_1d, validate_data
 
-from ._base import _STOCHASTIC_SOLVERS, _BaseScratchMLP, _store_init_arguments
+from ._base import (
+    _STOCHASTIC_SOLVERS,
+    _BaseScratchMLP,
+    _fit_dtypes,
+    _store_init_arguments,
+)
 from .core import get_loss
 from .core.losses import HuberLoss
 
@@ -252,7 +257,7 @@ class ScratchMLPRegressor(RegressorMixin, _BaseScratchMLP):
     # -- hooks ----------------------------------------------------------------
 
     def _validate_input(self, X, y, incremental, reset, classes=None):
-        dtype = (np.float64, np.float32) if reset else self.coefs_[0].dtype
+        dtype = _fit_dtypes(X) if reset else self.coefs_[0].dtype
         X, y = validate_data(
             self,
             X,
