@@ -151,7 +151,7 @@ class ScratchMLPClassifier(ClassifierMixin, _BaseScratchMLP):
         Bias vector of each layer.
     n_features_in_ : int
         Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Feature names seen during fit, when X has string column names.
     n_iter_ : int
         Number of iterations the solver ran.

@@ -2,14 +2,34 @@
 
 By default it trains a classifier on scikit-learn's bundled handwritten digits
 (8x8 images), printing the loss after every epoch and the test accuracy at
-the end. Options choose another bundled data set, the architecture and the
-solver.
+the end. Options choose the data (another bundled set, MNIST from a directory
+of IDX files, or a CSV file with a target column), the network, the solver and
+the training schedule; ``--compare-sklearn`` also fits scikit-learn's MLP with
+the same parameters and prints both side by side, ``--progress`` shows a
+progress bar and ``--plot FILE.png`` saves the training curves.
+
+Examples
+--------
+The command line is a function, so it can be called from Python too; it
+returns the process exit status:
+
+>>> from skscratch.cli import main
+>>> main(["--dataset", "iris", "--hidden", "16", "--epochs", "200", "--quiet"])
+... # doctest: +ELLIPSIS
+skscratch ...: ScratchMLPClassifier on iris (112 training / 38 test samples, ...
+...
+test accuracy: ...
+misclassified: ... of 38
+0
 """
 
 import argparse
+import csv
+import os
 import sys
 import time
 import warnings
+from pathlib import Path
 
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
@@ -18,16 +38,43 @@ from sklearn.preprocessing import StandardScaler
 
 from . import ScratchMLPClassifier, ScratchMLPRegressor, __version__
 
-DATASETS = ("digits", "iris", "breast_cancer", "diabetes")
+#: Data sets bundled with scikit-learn, by the name ``--dataset`` takes.
+BUNDLED_DATASETS = ("digits", "iris", "breast_cancer", "diabetes")
+DATASETS = (*BUNDLED_DATASETS, "mnist")
+
+# Kept in step with the estimators' parameter constraints (skscratch._base);
+# scikit-learn's MLP knows only the first four activations, the first three
+# solvers and the first two regression losses.
+ACTIVATIONS = (
+    "identity",
+    "logistic",
+    "tanh",
+    "relu",
+    "leaky_relu",
+    "elu",
+    "gelu",
+    "softplus",
+    "silu",
+)
+SOLVERS = ("adam", "sgd", "lbfgs", "adamw", "rmsprop")
+REGRESSION_LOSSES = ("squared_error", "poisson", "absolute_error", "huber")
+_SKLEARN_ACTIVATIONS = ACTIVATIONS[:4]
+_SKLEARN_SOLVERS = SOLVERS[:3]
+_SKLEARN_LOSSES = REGRESSION_LOSSES[:2]
+
+_MNIST_ENV_VAR = "SKSCRATCH_MNIST_DIR"
+# A numeric CSV target with at most this many distinct integer values is taken
+# as class labels when --task is auto.
+_MAX_AUTO_CLASSES = 20
+
+_PLOT_HINT = 'the --plot option needs matplotlib: pip install "skscratch[plot]"'
 
 
-def _load(name):
-    """Return ``X, y, is_classification, description`` for a bundled set."""
-    from sklearn import datasets
+class UsageError(Exception):
+    """A problem the user fixes in the command line (exit status 2)."""
 
-    loader = getattr(datasets, f"load_{name}")
-    X, y = loader(return_X_y=True)
-    return X, y, name != "diabetes"
+
+# -- argument types ------------------------------------------------------------
 
 
 def _hidden_layer_sizes(text):
@@ -37,81 +84,273 @@ def _hidden_layer_sizes(text):
         raise argparse.ArgumentTypeError(
             f"expected comma-separated integers such as 100 or 256,128; got {text!r}"
         ) from None
+    if not sizes:
+        raise argparse.ArgumentTypeError("expected at least one layer size")
     if any(size <= 0 for size in sizes):
         raise argparse.ArgumentTypeError(f"layer sizes must be positive: {text!r}")
     return sizes
 
 
+def _dropout(text):
+    try:
+        rates = tuple(float(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a rate such as 0.2, or one per hidden layer such as "
+            f"0.2,0.1; got {text!r}"
+        ) from None
+    if not rates or not all(0 <= rate < 1 for rate in rates):
+        raise argparse.ArgumentTypeError(f"dropout rates must be in [0, 1): {text!r}")
+    return rates[0] if len(rates) == 1 else rates
+
+
+def _batch_size(text):
+    if text == "auto":
+        return text
+    try:
+        size = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a positive integer or 'auto'; got {text!r}"
+        ) from None
+    if size < 1:
+        raise argparse.ArgumentTypeError(f"the batch size must be positive: {text!r}")
+    return size
+
+
+def _positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer; got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1; got {value}")
+    return value
+
+
+def _non_negative_float(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number; got {text!r}") from None
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0; got {text!r}")
+    return value
+
+
+def _positive_float(text):
+    value = _non_negative_float(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError(f"must be > 0; got {text!r}")
+    return value
+
+
+def _fraction(text):
+    value = _non_negative_float(text)
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1; got {text!r}")
+    return value
+
+
 def build_parser():
-    """The argument parser of ``python -m skscratch``."""
+    """The argument parser of ``python -m skscratch``.
+
+    Returns
+    -------
+    parser : argparse.ArgumentParser
+    """
     parser = argparse.ArgumentParser(
         prog="python -m skscratch",
         description="Train a skscratch multi-layer perceptron and report its "
-        "test score.",
+        "test score. Without options: a classifier on scikit-learn's bundled "
+        "8x8 digits, printing the loss of every epoch.",
+        epilog="Examples: python -m skscratch --dataset iris --solver lbfgs | "
+        "python -m skscratch --compare-sklearn --plot curves.png | "
+        "python -m skscratch --dataset mnist --data-dir DIR --hidden 256,128 "
+        "--epochs 10 --progress | "
+        "python -m skscratch --csv data.csv --target price",
     )
-    parser.add_argument(
+    data = parser.add_argument_group("data")
+    data.add_argument(
         "--dataset",
         choices=DATASETS,
         default="digits",
-        help="bundled scikit-learn data set (default: digits)",
+        help="a data set bundled with scikit-learn, or mnist (read from "
+        "--data-dir) (default: digits)",
     )
-    parser.add_argument(
+    data.add_argument(
+        "--data-dir",
+        metavar="DIR",
+        help="directory of the four MNIST IDX files (gzipped or not); default: "
+        f"the {_MNIST_ENV_VAR} environment variable",
+    )
+    data.add_argument(
+        "--csv",
+        metavar="FILE",
+        help="train on a CSV file with a header row instead (numeric feature "
+        "columns; overrides --dataset)",
+    )
+    data.add_argument(
+        "--target",
+        metavar="COLUMN",
+        help="name of the target column of --csv (default: the last column)",
+    )
+    data.add_argument(
+        "--task",
+        choices=("auto", "classification", "regression"),
+        default="auto",
+        help="what to do with a --csv target: auto means classification when "
+        f"the target is text or has at most {_MAX_AUTO_CLASSES} distinct integer "
+        "values, regression otherwise (default: auto)",
+    )
+    data.add_argument(
+        "--test-size",
+        type=float,
+        default=0.25,
+        help="share of the data held out for testing; MNIST uses its own test "
+        "set (default: 0.25)",
+    )
+    data.add_argument(
+        "--float32",
+        action="store_true",
+        help="train in single precision (about twice as fast); MNIST always does",
+    )
+
+    model = parser.add_argument_group("model")
+    model.add_argument(
         "--hidden",
         type=_hidden_layer_sizes,
         default=(100,),
         metavar="SIZES",
         help="hidden layer sizes, comma-separated (default: 100)",
     )
-    parser.add_argument(
+    model.add_argument(
         "--activation",
         default="relu",
-        choices=["identity", "logistic", "tanh", "relu"],
+        choices=ACTIVATIONS,
         help="hidden activation (default: relu)",
     )
-    parser.add_argument(
+    model.add_argument(
+        "--dropout",
+        type=_dropout,
+        default=0.0,
+        metavar="RATE",
+        help="dropout rate after the hidden layers, one for all or one per "
+        "layer comma-separated (default: 0)",
+    )
+    model.add_argument(
+        "--loss",
+        choices=REGRESSION_LOSSES,
+        default="squared_error",
+        help="loss of a regression (default: squared_error); classification "
+        "always minimises the log-loss",
+    )
+
+    training = parser.add_argument_group("training")
+    training.add_argument(
         "--solver",
         default="adam",
-        choices=["adam", "sgd", "lbfgs"],
+        choices=SOLVERS,
         help="optimizer (default: adam)",
     )
-    parser.add_argument(
+    training.add_argument(
         "--epochs",
         type=int,
         default=50,
         help="maximum number of epochs / iterations (default: 50)",
     )
-    parser.add_argument(
+    training.add_argument(
+        "--batch-size",
+        type=_batch_size,
+        default="auto",
+        metavar="N",
+        help="mini-batch size, or auto for min(200, n_samples) (default: auto)",
+    )
+    training.add_argument(
         "--learning-rate",
-        type=float,
+        type=_positive_float,
         default=1e-3,
-        help="initial learning rate of adam and sgd (default: 0.001)",
+        help="initial learning rate of the stochastic solvers (default: 0.001)",
     )
-    parser.add_argument("--alpha", type=float, default=1e-4, help="L2 penalty")
-    parser.add_argument(
-        "--test-size",
-        type=float,
-        default=0.25,
-        help="share of the data held out for testing (default: 0.25)",
+    training.add_argument(
+        "--alpha",
+        type=_non_negative_float,
+        default=1e-4,
+        help="L2 penalty (default: 0.0001)",
     )
-    parser.add_argument("--seed", type=int, default=0, help="random seed")
-    parser.add_argument(
+    training.add_argument(
+        "--early-stopping",
+        action="store_true",
+        help="hold out part of the training data and stop when the validation "
+        "score stops improving (stochastic solvers)",
+    )
+    training.add_argument(
+        "--validation-fraction",
+        type=_fraction,
+        default=0.1,
+        help="share of the training data held out by --early-stopping (default: 0.1)",
+    )
+    training.add_argument(
+        "--n-iter-no-change",
+        type=_positive_int,
+        default=10,
+        metavar="N",
+        help="epochs without improvement before stopping (default: 10)",
+    )
+    training.add_argument("--seed", type=int, default=0, help="random seed")
+
+    output = parser.add_argument_group("output")
+    output.add_argument(
+        "--compare-sklearn",
+        action="store_true",
+        help="also fit scikit-learn's MLP with the same parameters and print "
+        "both side by side",
+    )
+    output.add_argument(
+        "--progress",
+        action="store_true",
+        help="show a progress bar instead of a line per epoch",
+    )
+    output.add_argument(
+        "--plot",
+        metavar="FILE.png",
+        help="save the training curves to this image file (needs matplotlib)",
+    )
+    output.add_argument(
         "--quiet", action="store_true", help="do not print the loss of every epoch"
     )
-    parser.add_argument("--version", action="version", version=__version__)
+    output.add_argument("--version", action="version", version=__version__)
     return parser
 
 
-def main(argv=None):
-    """Run the command line; returns the process exit status."""
-    args = build_parser().parse_args(argv)
-    if not 0 < args.test_size < 1:
-        print("error: --test-size must be between 0 and 1", file=sys.stderr)
-        return 2
-    if args.epochs < 1:
-        print("error: --epochs must be at least 1", file=sys.stderr)
-        return 2
+# -- data ----------------------------------------------------------------------
 
-    X, y, is_classification = _load(args.dataset)
+
+class Dataset:
+    """Training and test data, ready for an estimator.
+
+    Parameters
+    ----------
+    name : str
+        How to call it in the output.
+    X_train, X_test : ndarray of shape (n_samples, n_features)
+    y_train, y_test : ndarray of shape (n_samples,)
+    is_classification : bool
+    scale : bool, default=True
+        Whether the features still need a ``StandardScaler``.
+    """
+
+    def __init__(
+        self, name, X_train, X_test, y_train, y_test, is_classification, scale=True
+    ):
+        self.name = name
+        self.X_train, self.X_test = X_train, X_test
+        self.y_train, self.y_test = y_train, y_test
+        self.is_classification = is_classification
+        self.standardize = scale
+
+
+def _split(name, X, y, is_classification, args):
     X_train, X_test, y_train, y_test = train_test_split(
         X,
         y,
@@ -119,42 +358,471 @@ def main(argv=None):
         random_state=args.seed,
         stratify=y if is_classification else None,
     )
-    scaler = StandardScaler().fit(X_train)
-    X_train, X_test = scaler.transform(X_train), scaler.transform(X_test)
+    return Dataset(name, X_train, X_test, y_train, y_test, is_classification)
 
-    estimator_class = ScratchMLPClassifier if is_classification else ScratchMLPRegressor
-    model = estimator_class(
+
+def _load_bundled(name, args):
+    from sklearn import datasets
+
+    X, y = getattr(datasets, f"load_{name}")(return_X_y=True)
+    return _split(name, X, y, name != "diabetes", args)
+
+
+def _load_mnist(args):
+    from .datasets import load_mnist
+
+    data_dir = args.data_dir
+    if data_dir is None and not os.environ.get(_MNIST_ENV_VAR, "").strip():
+        raise UsageError(
+            "--dataset mnist needs the MNIST files: pass --data-dir DIR or set "
+            f"{_MNIST_ENV_VAR}=DIR, where DIR holds train-images-idx3-ubyte, "
+            "train-labels-idx1-ubyte, t10k-images-idx3-ubyte and "
+            "t10k-labels-idx1-ubyte (each may be gzipped)."
+        )
+    try:
+        X_train, y_train, X_test, y_test = load_mnist(data_dir)
+    except FileNotFoundError as exc:
+        # The loader's advice is about its own arguments; give the CLI's.
+        found = str(exc).split(" Pass load_mnist(")[0]
+        raise UsageError(
+            f"{found} Point --data-dir (or {_MNIST_ENV_VAR}) at the directory "
+            "holding them."
+        ) from None
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    # Pixels come scaled to [0, 1]; standardising would blow up the nearly
+    # constant border pixels.
+    return Dataset("mnist", X_train, X_test, y_train, y_test, True, scale=False)
+
+
+def _as_float(values):
+    """The values as floats, or None if one of them is not a number."""
+    try:
+        return np.array([float(v) for v in values])
+    except ValueError:
+        return None
+
+
+def _load_csv(args):
+    path = Path(args.csv)
+    if not path.is_file():
+        problem = "is a directory" if path.is_dir() else "does not exist"
+        raise UsageError(f"--csv: {path} {problem}")
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as fh:
+            rows = [row for row in csv.reader(fh) if any(cell.strip() for cell in row)]
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise UsageError(f"--csv: cannot read {path}: {exc}") from None
+    if len(rows) < 2:
+        raise UsageError(f"--csv: {path} needs a header row and at least one data row")
+    header = [name.strip() for name in rows[0]]
+    if len(header) < 2:
+        raise UsageError(
+            f"--csv: {path} has a single column; it needs feature columns and a "
+            "target column, separated by commas"
+        )
+    target = args.target if args.target is not None else header[-1]
+    if target not in header:
+        raise UsageError(
+            f"--target: no column {target!r} in {path}; its columns are "
+            + ", ".join(repr(name) for name in header)
+        )
+    for line, row in enumerate(rows[1:], start=2):
+        if len(row) != len(header):
+            raise UsageError(
+                f"--csv: line {line} of {path} has {len(row)} fields, the header "
+                f"has {len(header)}"
+            )
+    columns = list(zip(*rows[1:], strict=True))
+    t = header.index(target)
+    features = []
+    for j, name in enumerate(header):
+        if j == t:
+            continue
+        values = _as_float(columns[j])
+        if values is None or not np.isfinite(values).all():
+            raise UsageError(
+                f"--csv: feature column {name!r} of {path} must hold numbers "
+                "only (no text, no empty or missing values)"
+            )
+        features.append(values)
+    X = np.column_stack(features)
+    raw_y = [value.strip() for value in columns[t]]
+    if not all(raw_y):
+        raise UsageError(f"--target: column {target!r} has empty (missing) values")
+    numeric_y = _as_float(raw_y)
+    integral = (
+        numeric_y is not None
+        and np.isfinite(numeric_y).all()
+        and bool(np.all(numeric_y == np.round(numeric_y)))
+    )
+    if args.task == "auto":
+        is_classification = numeric_y is None or (
+            integral and np.unique(numeric_y).size <= _MAX_AUTO_CLASSES
+        )
+    else:
+        is_classification = args.task == "classification"
+    if is_classification:
+        if numeric_y is None:
+            y = np.asarray(raw_y)
+        else:
+            y = numeric_y.astype(np.int64) if integral else numeric_y
+        if np.unique(y).size < 2:
+            raise UsageError(f"--target: column {target!r} holds a single class")
+    else:
+        if numeric_y is None or not np.isfinite(numeric_y).all():
+            raise UsageError(
+                f"--target: column {target!r} must be numeric for a regression "
+                "(use --task classification for class labels)"
+            )
+        y = numeric_y
+    task = "classification" if is_classification else "regression"
+    name = f"{path.name} (target {target!r}, {task})"
+    try:
+        return _split(name, X, y, is_classification, args)
+    except ValueError as exc:
+        # train_test_split refuses e.g. to stratify a class with one sample.
+        raise UsageError(
+            f"--csv: cannot split {path} into train and test: {exc}"
+        ) from None
+
+
+def load_data(args):
+    """Load and split the data the parsed arguments ask for.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        As returned by ``build_parser().parse_args()``.
+
+    Returns
+    -------
+    data : Dataset
+        Standardised (except MNIST) and in the requested precision.
+
+    Raises
+    ------
+    UsageError
+        For a missing file, a bad column name or unusable data.
+    """
+    if args.csv is not None:
+        data = _load_csv(args)
+    elif args.dataset == "mnist":
+        data = _load_mnist(args)
+    else:
+        data = _load_bundled(args.dataset, args)
+    if data.standardize:
+        scaler = StandardScaler().fit(data.X_train)
+        data.X_train = scaler.transform(data.X_train)
+        data.X_test = scaler.transform(data.X_test)
+    dtype = np.float32 if args.float32 or args.dataset == "mnist" else np.float64
+    data.X_train = data.X_train.astype(dtype, copy=False)
+    data.X_test = data.X_test.astype(dtype, copy=False)
+    return data
+
+
+# -- models ----------------------------------------------------------------------
+
+
+def _common_params(args):
+    """Parameters that mean the same to skscratch and to scikit-learn."""
+    return dict(
         hidden_layer_sizes=args.hidden,
         activation=args.activation,
         solver=args.solver,
         alpha=args.alpha,
+        batch_size=args.batch_size,
         learning_rate_init=args.learning_rate,
         max_iter=args.epochs,
+        early_stopping=args.early_stopping,
+        validation_fraction=args.validation_fraction,
+        n_iter_no_change=args.n_iter_no_change,
         random_state=args.seed,
-        verbose=not args.quiet,
     )
-    print(
-        f"skscratch {__version__}: {estimator_class.__name__} on {args.dataset} "
-        f"({X_train.shape[0]} training / {X_test.shape[0]} test samples, "
-        f"{X.shape[1]} features), hidden layers {args.hidden}, {args.solver}"
-    )
+
+
+def make_models(args, is_classification):
+    """The skscratch estimator, and scikit-learn's twin with
+    ``--compare-sklearn`` (else None).
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+    is_classification : bool
+
+    Returns
+    -------
+    ours : ScratchMLPClassifier or ScratchMLPRegressor
+    theirs : sklearn.neural_network.MLPClassifier or MLPRegressor or None
+    """
+    params = _common_params(args)
+    callbacks = None
+    if args.progress:
+        from .callbacks import ProgressBar
+
+        callbacks = [ProgressBar()]
+    # One line per epoch, unless a progress bar or the side-by-side table of
+    # --compare-sklearn shows the epochs instead.
+    verbose = not (args.quiet or args.progress or args.compare_sklearn)
+    extra = dict(dropout=args.dropout, callbacks=callbacks, verbose=verbose)
+    if is_classification:
+        ours = ScratchMLPClassifier(**params, **extra)
+    else:
+        ours = ScratchMLPRegressor(loss=args.loss, **params, **extra)
+    if not args.compare_sklearn:
+        return ours, None
+
+    from sklearn.neural_network import MLPClassifier, MLPRegressor
+
+    if is_classification:
+        theirs = MLPClassifier(**params)
+    elif args.loss == "squared_error":
+        # Left to the default: MLPRegressor takes ``loss`` only since 1.7.
+        theirs = MLPRegressor(**params)
+    else:
+        theirs = MLPRegressor(loss=args.loss, **params)
+    return ours, theirs
+
+
+def _check_comparable(args, is_classification):
+    """Refuse --compare-sklearn with options scikit-learn's MLP lacks."""
+    problems = []
+    if args.activation not in _SKLEARN_ACTIVATIONS:
+        problems.append(f"--activation {args.activation}")
+    if args.solver not in _SKLEARN_SOLVERS:
+        problems.append(f"--solver {args.solver}")
+    if np.any(np.asarray(args.dropout) > 0):
+        problems.append("--dropout")
+    if not is_classification and args.loss not in _SKLEARN_LOSSES:
+        problems.append(f"--loss {args.loss}")
+    if problems:
+        raise UsageError(
+            "--compare-sklearn: scikit-learn's MLP has no "
+            + ", ".join(problems)
+            + " (skscratch additions); drop them to compare"
+        )
+
+
+def _fit(model, X, y):
+    """Fit, timing it; returns the seconds and the convergence messages."""
     start = time.perf_counter()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ConvergenceWarning)
-        model.fit(X_train, y_train)
+        model.fit(X, y)
     elapsed = time.perf_counter() - start
-    for warning in caught:
-        if issubclass(warning.category, ConvergenceWarning):
-            print(f"note: {warning.message}")
+    notes = []
+    for w in caught:
+        if issubclass(w.category, ConvergenceWarning):
+            # One line per message: scikit-learn's L-BFGS warning spans several.
+            notes.append(" ".join(str(w.message).split()))
+        else:  # not ours to judge: show it as Python would have
+            warnings.showwarning(w.message, w.category, w.filename, w.lineno)
+    return elapsed, notes
 
-    score = model.score(X_test, y_test)
-    metric = "accuracy" if is_classification else "R^2"
+
+# -- output ------------------------------------------------------------------------
+
+
+def _print_epoch_table(ours, theirs):
+    """The loss of every epoch of both fits, side by side."""
+    ours_curve = list(ours.loss_curve_)
+    theirs_curve = list(getattr(theirs, "loss_curve_", None) or [])
+    if not theirs_curve:
+        print("(scikit-learn records no loss curve for this solver)")
+    print(f"{'epoch':>5}  {'skscratch loss':>14}  {'scikit-learn loss':>17}")
+    for i in range(max(len(ours_curve), len(theirs_curve))):
+        a = f"{ours_curve[i]:.8f}" if i < len(ours_curve) else "-"
+        b = f"{theirs_curve[i]:.8f}" if i < len(theirs_curve) else "-"
+        print(f"{i + 1:>5}  {a:>14}  {b:>17}")
+
+
+def _print_comparison(rows):
+    width = max(len(label) for label, _, _ in rows)
+    print(f"{'':<{width}}  {'skscratch':>12}  {'scikit-learn':>12}")
+    for label, a, b in rows:
+        print(f"{label:<{width}}  {a:>12}  {b:>12}")
+
+
+def _check_plot_target(path):
+    """Fail before training, not after, when --plot cannot be honoured."""
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        raise UsageError(_PLOT_HINT) from None
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    target = Path(path)
+    suffix = target.suffix.lower().lstrip(".")
+    formats = FigureCanvasBase.get_supported_filetypes()
+    if suffix not in formats:
+        raise UsageError(
+            f"--plot: cannot tell the image format of {path!r} from its "
+            f"extension; use one of {', '.join('.' + f for f in sorted(formats))}"
+        )
+    if not target.parent.is_dir():
+        raise UsageError(f"--plot: directory {target.parent} does not exist")
+
+
+def plot_training_curves(path, ours, theirs=None, title=""):
+    """Save the loss curve (and validation curves, if any) as an image.
+
+    Uses a bare :class:`matplotlib.figure.Figure`, never ``pyplot``, so it
+    changes no global matplotlib state and needs no display.
+
+    Parameters
+    ----------
+    path : str or path-like
+        Image file; the format follows the extension.
+    ours : fitted ScratchMLPClassifier or ScratchMLPRegressor
+    theirs : fitted scikit-learn MLP, optional
+        Drawn beside ours, dashed.
+    title : str, default=""
+    """
+    try:
+        from matplotlib.figure import Figure
+    except ImportError:
+        raise ImportError(_PLOT_HINT) from None
+
+    val_scores = getattr(ours, "validation_scores_", None)
+    fig = Figure(figsize=(9 if val_scores else 6, 4), layout="constrained")
+    axes = fig.subplots(1, 2 if val_scores else 1, squeeze=False)[0]
+    ax = axes[0]
+    epochs = np.arange(1, len(ours.loss_curve_) + 1)
+    ax.plot(epochs, ours.loss_curve_, label="skscratch: training loss")
+    val_loss = getattr(ours, "validation_loss_curve_", None)
+    if val_loss:
+        ax.plot(epochs, val_loss, label="skscratch: validation loss")
+    their_curve = getattr(theirs, "loss_curve_", None) if theirs is not None else None
+    if their_curve:
+        ax.plot(
+            np.arange(1, len(their_curve) + 1),
+            their_curve,
+            "--",
+            label="scikit-learn: training loss",
+        )
+    ax.set_xlabel("epoch" if ours.solver != "lbfgs" else "iteration")
+    ax.set_ylabel("loss")
+    low, high = min(ours.loss_curve_), max(ours.loss_curve_)
+    if low > 0 and high > 10 * low:
+        # A log scale only helps when the loss spans more than a decade.
+        ax.set_yscale("log")
+    ax.legend()
+    ax.grid(True, alpha=0.3)
+    if val_scores:
+        metric = "accuracy" if hasattr(ours, "classes_") else "R^2"
+        axes[1].plot(epochs, val_scores, label="skscratch", color="C1")
+        their_scores = getattr(theirs, "validation_scores_", None)
+        if their_scores:
+            axes[1].plot(
+                np.arange(1, len(their_scores) + 1),
+                their_scores,
+                "--",
+                label="scikit-learn",
+                color="C2",
+            )
+        axes[1].set_xlabel("epoch")
+        axes[1].set_ylabel(f"validation {metric}")
+        axes[1].legend()
+        axes[1].grid(True, alpha=0.3)
+    if title:
+        fig.suptitle(title)
+    fig.savefig(path, dpi=100)
+
+
+# -- main --------------------------------------------------------------------------
+
+
+def _check_args(args):
+    if not 0 < args.test_size < 1:
+        raise UsageError("--test-size must be between 0 and 1")
+    if args.epochs < 1:
+        raise UsageError("--epochs must be at least 1")
+    if args.target is not None and args.csv is None:
+        raise UsageError("--target only applies to --csv")
+    if args.data_dir is not None and (args.csv is not None or args.dataset != "mnist"):
+        raise UsageError("--data-dir only applies to --dataset mnist")
+    n_rates = np.size(args.dropout)
+    if n_rates > 1 and n_rates != len(args.hidden):
+        raise UsageError(
+            f"--dropout: {n_rates} rates for {len(args.hidden)} hidden layers; "
+            "give one rate, or one per hidden layer"
+        )
+    if args.plot is not None:
+        _check_plot_target(args.plot)
+
+
+def main(argv=None):
+    """Run the command line.
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        The arguments; ``sys.argv[1:]`` by default.
+
+    Returns
+    -------
+    status : int
+        0 on success, 2 for a bad command line (bad option, missing file, bad
+        column name), 1 when training fails.
+    """
+    args = build_parser().parse_args(argv)
+    try:
+        _check_args(args)
+        data = load_data(args)
+        if args.compare_sklearn:
+            _check_comparable(args, data.is_classification)
+    except UsageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+    ours, theirs = make_models(args, data.is_classification)
+    n_train, n_features = data.X_train.shape
     print(
-        f"trained {model.n_iter_} iterations in {elapsed:.2f} s, "
-        f"final loss {model.loss_:.4f}"
+        f"skscratch {__version__}: {type(ours).__name__} on {data.name} "
+        f"({n_train} training / {data.X_test.shape[0]} test samples, "
+        f"{n_features} features), hidden layers {args.hidden}, {args.solver}"
     )
-    print(f"test {metric}: {score:.4f}")
-    if is_classification:
-        errors = int(np.sum(model.predict(X_test) != y_test))
-        print(f"misclassified: {errors} of {len(y_test)}")
+    try:
+        elapsed, notes = _fit(ours, data.X_train, data.y_train)
+        if theirs is not None:
+            their_elapsed, their_notes = _fit(theirs, data.X_train, data.y_train)
+    except ValueError as exc:
+        print(f"error: training failed: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        if args.progress:
+            # A run stopped early leaves the bar's line open.
+            ours.callbacks[0].close()
+    for note in notes:
+        print(f"note: {note}")
+
+    metric = "accuracy" if data.is_classification else "R^2"
+    score = ours.score(data.X_test, data.y_test)
+    if theirs is None:
+        print(
+            f"trained {ours.n_iter_} iterations in {elapsed:.2f} s, "
+            f"final loss {ours.loss_:.4f}"
+        )
+        print(f"test {metric}: {score:.4f}")
+    else:
+        for note in their_notes:
+            print(f"note (scikit-learn): {note}")
+        if not args.quiet:
+            _print_epoch_table(ours, theirs)
+        their_score = theirs.score(data.X_test, data.y_test)
+        _print_comparison(
+            [
+                ("fit time (s)", f"{elapsed:.2f}", f"{their_elapsed:.2f}"),
+                ("iterations", str(ours.n_iter_), str(theirs.n_iter_)),
+                ("final loss", f"{ours.loss_:.4f}", f"{theirs.loss_:.4f}"),
+                (f"test {metric}", f"{score:.4f}", f"{their_score:.4f}"),
+            ]
+        )
+    if data.is_classification:
+        errors = int(np.sum(ours.predict(data.X_test) != data.y_test))
+        print(f"misclassified: {errors} of {len(data.y_test)}")
+    if args.plot is not None:
+        title = f"{type(ours).__name__} on {data.name}"
+        plot_training_curves(args.plot, ours, theirs, title=title)
+        print(f"training curves saved to {args.plot}")
     return 0

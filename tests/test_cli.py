@@ -1,8 +1,11 @@
 """The command line, run in-process and once as a real subprocess."""
 
+import gzip
+import struct
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from skscratch.cli import main
@@ -58,3 +61,269 @@ def test_python_dash_m_entry_point():
         check=True,
     )
     assert "test accuracy: " in result.stdout
+
+
+# -- data sources -------------------------------------------------------------
+
+
+def _write_csv(path, header, rows):
+    lines = [",".join(header)] + [",".join(str(v) for v in row) for row in rows]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.fixture
+def flowers_csv(tmp_path):
+    """Iris as a CSV file with a text target column in the middle."""
+    from sklearn.datasets import load_iris
+
+    iris = load_iris()
+    names = ["sepal_length", "sepal_width", "species", "petal_length", "petal_width"]
+    rows = []
+    for x, label in zip(iris.data, iris.target, strict=True):
+        rows.append([x[0], x[1], iris.target_names[label], x[2], x[3]])
+    return _write_csv(tmp_path / "flowers.csv", names, rows)
+
+
+def test_csv_with_text_target_is_a_classification(flowers_csv, capsys):
+    argv = ["--csv", str(flowers_csv), "--target", "species", "--solver", "lbfgs"]
+    assert main([*argv, "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "ScratchMLPClassifier on flowers.csv (target 'species'" in out
+    assert "4 features" in out
+    assert float(out.split("test accuracy: ")[1].split()[0]) > 0.85
+
+
+def test_csv_numeric_target_defaults_to_last_column_regression(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 3))
+    y = X @ [1.0, -2.0, 0.5] + 0.1 * rng.normal(size=200)
+    path = _write_csv(tmp_path / "lin.csv", ["a", "b", "c", "y"], np.c_[X, y])
+    assert main(["--csv", str(path), "--solver", "lbfgs", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "ScratchMLPRegressor on lin.csv (target 'y', regression)" in out
+    assert float(out.split("test R^2: ")[1].split()[0]) > 0.9
+
+
+def test_csv_task_can_be_forced(flowers_csv, tmp_path, capsys):
+    path = _write_csv(
+        tmp_path / "counts.csv", ["x", "n"], [[i / 10, i % 3] for i in range(60)]
+    )
+    assert main(["--csv", str(path), "--task", "regression", "--epochs", "2"]) == 0
+    assert "ScratchMLPRegressor" in capsys.readouterr().out
+    argv = ["--csv", str(flowers_csv), "--target", "species", "--task", "regression"]
+    assert main(argv) == 2
+    assert "must be numeric for a regression" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "make_argv, message",
+    [
+        (lambda d: ["--csv", str(d / "nope.csv")], "does not exist"),
+        (lambda d: ["--csv", str(d)], "is a directory"),
+        (
+            lambda d: ["--csv", str(d / "flowers.csv"), "--target", "colour"],
+            "no column 'colour'",
+        ),
+        (lambda d: ["--csv", str(d / "flowers.csv")], "'species' of"),
+        (lambda d: ["--csv", str(d / "ragged.csv")], "line 3"),
+        (lambda d: ["--csv", str(d / "empty.csv")], "at least one data row"),
+        (lambda d: ["--csv", str(d / "holes.csv")], "empty (missing) values"),
+        (lambda d: ["--target", "y"], "--target only applies to --csv"),
+    ],
+)
+def test_bad_csv_is_explained(flowers_csv, tmp_path, make_argv, message, capsys):
+    _write_csv(tmp_path / "ragged.csv", ["a", "b"], [[1, 2], [3]])
+    _write_csv(tmp_path / "empty.csv", ["a", "b"], [])
+    _write_csv(tmp_path / "holes.csv", ["a", "b"], [[1, "x"], [2, ""], [3, "y"]])
+    assert main(make_argv(tmp_path)) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ")
+    assert message in err
+
+
+def test_bad_column_name_lists_the_columns(flowers_csv, capsys):
+    assert main(["--csv", str(flowers_csv), "--target", "Species"]) == 2
+    err = capsys.readouterr().err
+    assert "'sepal_length', 'sepal_width', 'species'" in err
+
+
+def _write_tiny_mnist(directory, n_train=60, n_test=20):
+    """Four gzipped IDX files of random 28x28 images whose label is visible:
+    image k has a bright square at a position given by its label."""
+    rng = np.random.default_rng(0)
+    for prefix, n in (("train", n_train), ("t10k", n_test)):
+        labels = np.arange(n) % 10
+        images = rng.integers(0, 30, size=(n, 28, 28))
+        for k, label in enumerate(labels):
+            images[k, 2 * label : 2 * label + 4, 4:10] = 255
+        images = images.astype(np.uint8)
+        with gzip.open(directory / f"{prefix}-images-idx3-ubyte.gz", "wb") as fh:
+            fh.write(struct.pack(">IIII", 2051, n, 28, 28) + images.tobytes())
+        with gzip.open(directory / f"{prefix}-labels-idx1-ubyte.gz", "wb") as fh:
+            fh.write(struct.pack(">II", 2049, n) + labels.astype(np.uint8).tobytes())
+
+
+def test_mnist_from_data_dir_and_from_environment(tmp_path, monkeypatch, capsys):
+    _write_tiny_mnist(tmp_path)
+    monkeypatch.delenv("SKSCRATCH_MNIST_DIR", raising=False)
+    argv = ["--dataset", "mnist", "--hidden", "16", "--epochs", "20", "--quiet"]
+    assert main([*argv, "--data-dir", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "on mnist (60 training / 20 test samples, 784 features)" in out
+    assert "test accuracy: " in out
+
+    monkeypatch.setenv("SKSCRATCH_MNIST_DIR", str(tmp_path))
+    assert main(argv) == 0
+    assert "on mnist (60 training" in capsys.readouterr().out
+
+
+def test_missing_mnist_says_where_to_put_it(tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv("SKSCRATCH_MNIST_DIR", raising=False)
+    assert main(["--dataset", "mnist"]) == 2
+    err = capsys.readouterr().err
+    assert "--data-dir" in err and "SKSCRATCH_MNIST_DIR" in err
+    assert main(["--dataset", "mnist", "--data-dir", str(tmp_path / "none")]) == 2
+    assert "MNIST files not found" in capsys.readouterr().err
+    assert main(["--data-dir", str(tmp_path)]) == 2
+    assert "only applies to --dataset mnist" in capsys.readouterr().err
+
+
+# -- model and training options --------------------------------------------------
+
+
+def test_skscratch_options_reach_the_estimator(capsys):
+    argv = [
+        "--dataset",
+        "breast_cancer",
+        "--hidden",
+        "32,16",
+        "--activation",
+        "gelu",
+        "--solver",
+        "adamw",
+        "--dropout",
+        "0.2,0.1",
+        "--early-stopping",
+        "--validation-fraction",
+        "0.2",
+        "--n-iter-no-change",
+        "3",
+        "--batch-size",
+        "64",
+        "--learning-rate",
+        "0.01",
+        "--float32",
+        "--epochs",
+        "15",
+    ]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "hidden layers (32, 16), adamw" in out
+    assert "Validation score: " in out
+    assert float(out.split("test accuracy: ")[1].split()[0]) > 0.9
+
+
+def test_regression_loss_option(capsys):
+    argv = ["--dataset", "diabetes", "--loss", "huber", "--epochs", "5", "--quiet"]
+    assert main(argv) == 0
+    assert "ScratchMLPRegressor on diabetes" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--dropout", "1.5"], "dropout rates must be in [0, 1)"),
+        (["--dropout", "a"], "expected a rate"),
+        (["--batch-size", "0"], "must be positive"),
+        (["--activation", "swish"], "invalid choice"),
+        (["--loss", "cauchy"], "invalid choice"),
+        (["--alpha", "-1"], "must be >= 0"),
+        (["--learning-rate", "0"], "must be > 0"),
+        (["--validation-fraction", "1"], "between 0 and 1"),
+        (["--task", "clustering"], "invalid choice"),
+    ],
+)
+def test_bad_new_options_are_explained(argv, message, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    assert exc.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_one_dropout_rate_per_hidden_layer(capsys):
+    assert main(["--hidden", "10", "--dropout", "0.1,0.2"]) == 2
+    assert "2 rates for 1 hidden layers" in capsys.readouterr().err
+
+
+# -- output: comparison, progress bar, plot ----------------------------------------
+
+
+def test_compare_sklearn_prints_both_side_by_side(capsys):
+    assert main(["--compare-sklearn", "--epochs", "5"]) == 0
+    out = capsys.readouterr().out
+    assert "skscratch loss" in out and "scikit-learn loss" in out
+    assert "Iteration 1" not in out  # the table replaces the per-epoch lines
+    # Same seed, same parameters: the same trajectory as scikit-learn.
+    first = next(line for line in out.splitlines() if line.split()[:1] == ["1"])
+    ours, theirs = (float(v) for v in first.split()[1:])
+    assert ours == pytest.approx(theirs, rel=1e-6)
+    table = out[out.index("fit time (s)") :]
+    for row in ("iterations", "final loss", "test accuracy"):
+        assert row in table
+    assert "5" in table.split("iterations")[1].splitlines()[0]
+
+
+def test_compare_sklearn_quiet_regression(capsys):
+    argv = ["--dataset", "diabetes", "--solver", "lbfgs", "--epochs", "20"]
+    assert main([*argv, "--compare-sklearn", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "scikit-learn loss" not in out
+    assert "test R^2" in out.split("fit time (s)")[1]
+
+
+@pytest.mark.parametrize(
+    "extra, named",
+    [
+        (["--activation", "elu"], "--activation elu"),
+        (["--solver", "rmsprop"], "--solver rmsprop"),
+        (["--dropout", "0.5"], "--dropout"),
+        (["--dataset", "diabetes", "--loss", "huber"], "--loss huber"),
+    ],
+)
+def test_compare_sklearn_refuses_skscratch_only_options(extra, named, capsys):
+    assert main(["--compare-sklearn", *extra]) == 2
+    err = capsys.readouterr().err
+    assert "scikit-learn's MLP has no" in err and named in err
+
+
+def test_progress_bar_replaces_epoch_lines(capsys):
+    assert main(["--dataset", "iris", "--epochs", "4", "--progress"]) == 0
+    captured = capsys.readouterr()
+    assert "Iteration" not in captured.out
+    assert "test accuracy" in captured.out
+    assert "4/4" in captured.err
+
+
+def test_plot_saves_training_curves(tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    target = tmp_path / "curves.png"
+    argv = ["--dataset", "iris", "--epochs", "15", "--quiet", "--early-stopping"]
+    assert main([*argv, "--compare-sklearn", "--plot", str(target)]) == 0
+    assert f"training curves saved to {target}" in capsys.readouterr().out
+    assert target.read_bytes().startswith(b"\x89PNG")
+
+
+def test_plot_target_is_checked_before_training(tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    assert main(["--plot", str(tmp_path / "curves.nope")]) == 2
+    assert "cannot tell the image format" in capsys.readouterr().err
+    assert main(["--plot", str(tmp_path / "missing" / "curves.png")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+
+
+def test_plot_without_matplotlib_says_what_to_install(monkeypatch, capsys):
+    # A None entry in sys.modules makes the import fail, as if not installed.
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    assert main(["--plot", "curves.png"]) == 2
+    assert 'pip install "skscratch[plot]"' in capsys.readouterr().err

@@ -33,7 +33,7 @@ class Network:
     ----------
     layers : list of Layer
         The layers, input first. Dense layers get their parameters re-bound to
-        views of :attr:`params` (their current values are kept). An activation
+        views of ``params`` (their current values are kept). An activation
         layer that directly follows a dense layer is switched to in-place mode.
     dtype : numpy dtype, default=np.float64
         Floating point type of parameters, gradients and buffers.
@@ -100,12 +100,12 @@ class Network:
 
     @property
     def coefs(self):
-        """list of ndarray: the weight matrices (views into :attr:`params`)."""
+        """list of ndarray: the weight matrices (views into ``params``)."""
         return [d.W for d in self.dense_layers]
 
     @property
     def intercepts(self):
-        """list of ndarray: the bias vectors (views into :attr:`params`)."""
+        """list of ndarray: the bias vectors (views into ``params``)."""
         return [d.b for d in self.dense_layers]
 
     @property
@@ -114,7 +114,7 @@ class Network:
         return [self.dense_layers[0].n_in] + [d.n_out for d in self.dense_layers]
 
     def set_parameters(self, coefs, intercepts):
-        """Copy weights and biases into :attr:`params`.
+        """Copy weights and biases into ``params``.
 
         Parameters
         ----------
@@ -136,7 +136,7 @@ class Network:
             d.b[...] = b
 
     def replica(self):
-        """A network with the same layers that shares :attr:`params` but has
+        """A network with the same layers that shares ``params`` but has
         its own gradients and work buffers.
 
         Several replicas can run forward and backward passes on different rows
@@ -227,7 +227,7 @@ class Network:
     def backward(self, grad_output):
         """Backpropagate ``grad_output`` through every layer, last first.
 
-        Fills :attr:`grads`. Needs a preceding ``forward(..., training=True)``.
+        Fills ``grads``. Needs a preceding ``forward(..., training=True)``.
 
         Parameters
         ----------
@@ -247,7 +247,7 @@ class Network:
     def loss_and_gradient(
         self, X, Y, loss, alpha=0.0, sample_weight=None, weight_sum=None
     ):
-        """Objective value on a batch, with its gradient left in :attr:`grads`.
+        """Objective value on a batch, with its gradient left in ``grads``.
 
         The objective is the weighted mean loss plus an L2 penalty::
 
@@ -301,7 +301,7 @@ class Network:
         return value
 
     def add_penalty(self, strength, block=slice(None), workspace=None):
-        """Add the L2 penalty ``strength/2 * ||W||^2`` to :attr:`grads`.
+        """Add the L2 penalty ``strength/2 * ||W||^2`` to ``grads``.
 
         Parameters
         ----------

@@ -237,7 +237,7 @@ class Adam(Optimizer):
     which update as ``S <- beta S + g`` (no ``(1 - beta)`` factor); the
     constants come back in the step::
 
-        theta < -theta - c_t * S1 / (sqrt(S2) + epsilon / sqrt(1 - beta_2))
+        theta <- theta - c_t * S1 / (sqrt(S2) + epsilon / sqrt(1 - beta_2))
         c_t = lr_t * (1 - beta_1) / sqrt(1 - beta_2)
 
     which is the same update (scikit-learn's trajectory is reproduced to
