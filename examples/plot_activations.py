@@ -25,22 +25,12 @@ from sklearn.datasets import make_moons
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 
-from skscratch import ScratchMLPClassifier
+from skscratch import HIDDEN_ACTIVATIONS, ScratchMLPClassifier
 
 X, y = make_moons(n_samples=300, noise=0.25, random_state=0)
 X_train, X_test, y_train, y_test = train_test_split(X, y, random_state=0)
 
-activations = [
-    "identity",
-    "logistic",
-    "tanh",
-    "relu",
-    "leaky_relu",
-    "elu",
-    "softplus",
-    "gelu",
-    "silu",
-]
+activations = HIDDEN_ACTIVATIONS  # every one the estimators offer
 # L-BFGS would polish the smooth networks for many more iterations, with no
 # visible change to the boundary: cap it, and silence the warning the cap
 # triggers.

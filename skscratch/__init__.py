@@ -6,9 +6,17 @@ and expose the same attributes as ``sklearn.neural_network.MLPClassifier`` and
 them, usable on its own.
 """
 
+from ._base import HIDDEN_ACTIVATIONS, REGRESSION_LOSSES, SOLVERS
 from ._classifier import ScratchMLPClassifier
 from ._regressor import ScratchMLPRegressor
 
 __version__ = "0.1.0"
 
-__all__ = ["ScratchMLPClassifier", "ScratchMLPRegressor", "__version__"]
+__all__ = [
+    "HIDDEN_ACTIVATIONS",
+    "REGRESSION_LOSSES",
+    "SOLVERS",
+    "ScratchMLPClassifier",
+    "ScratchMLPRegressor",
+    "__version__",
+]

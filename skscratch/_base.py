@@ -29,8 +29,8 @@ from .core import build_mlp, make_optimizer, minimize_lbfgs
 from .core.initializers import glorot_factor
 from .core.parallel import DataParallel, plan_threads
 
-_STOCHASTIC_SOLVERS = ("sgd", "adam", "adamw", "rmsprop")
-
+# The values the estimators accept; scikit-learn's MLP knows the first four
+# activations, the first three solvers and the first two regression losses.
 HIDDEN_ACTIVATIONS = (
     "identity",
     "logistic",
@@ -42,6 +42,10 @@ HIDDEN_ACTIVATIONS = (
     "softplus",
     "silu",
 )
+SOLVERS = ("adam", "sgd", "lbfgs", "adamw", "rmsprop")
+REGRESSION_LOSSES = ("squared_error", "poisson", "absolute_error", "huber")
+
+_STOCHASTIC_SOLVERS = ("sgd", "adam", "adamw", "rmsprop")
 
 
 class _BaseScratchMLP(BaseEstimator, ABC):
@@ -54,7 +58,7 @@ class _BaseScratchMLP(BaseEstimator, ABC):
             Interval(Integral, 1, None, closed="left"),
         ],
         "activation": [StrOptions(set(HIDDEN_ACTIVATIONS))],
-        "solver": [StrOptions({"lbfgs", "sgd", "adam", "adamw", "rmsprop"})],
+        "solver": [StrOptions(set(SOLVERS))],
         "alpha": [Interval(Real, 0, None, closed="left")],
         "batch_size": [
             StrOptions({"auto"}),

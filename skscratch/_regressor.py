@@ -10,6 +10,7 @@ from sklearn.utils.validation import column_or_1d, validate_data
 
 from ._base import (
     _STOCHASTIC_SOLVERS,
+    REGRESSION_LOSSES,
     _BaseScratchMLP,
     _fit_dtypes,
     _store_init_arguments,
@@ -162,7 +163,7 @@ class ScratchMLPRegressor(RegressorMixin, _BaseScratchMLP):
 
     _parameter_constraints: dict = {
         **_BaseScratchMLP._parameter_constraints,
-        "loss": [StrOptions({"squared_error", "poisson", "absolute_error", "huber"})],
+        "loss": [StrOptions(set(REGRESSION_LOSSES))],
         "huber_delta": [Interval(Real, 0, None, closed="neither")],
     }
 

@@ -36,28 +36,23 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
 
-from . import ScratchMLPClassifier, ScratchMLPRegressor, __version__
+from . import (
+    HIDDEN_ACTIVATIONS,
+    REGRESSION_LOSSES,
+    SOLVERS,
+    ScratchMLPClassifier,
+    ScratchMLPRegressor,
+    __version__,
+)
 
 #: Data sets bundled with scikit-learn, by the name ``--dataset`` takes.
 BUNDLED_DATASETS = ("digits", "iris", "breast_cancer", "diabetes")
 DATASETS = (*BUNDLED_DATASETS, "mnist")
 
-# Kept in step with the estimators' parameter constraints (skscratch._base);
+# What the estimators accept (ACTIVATIONS is the estimators' HIDDEN_ACTIVATIONS);
 # scikit-learn's MLP knows only the first four activations, the first three
 # solvers and the first two regression losses.
-ACTIVATIONS = (
-    "identity",
-    "logistic",
-    "tanh",
-    "relu",
-    "leaky_relu",
-    "elu",
-    "gelu",
-    "softplus",
-    "silu",
-)
-SOLVERS = ("adam", "sgd", "lbfgs", "adamw", "rmsprop")
-REGRESSION_LOSSES = ("squared_error", "poisson", "absolute_error", "huber")
+ACTIVATIONS = HIDDEN_ACTIVATIONS
 _SKLEARN_ACTIVATIONS = ACTIVATIONS[:4]
 _SKLEARN_SOLVERS = SOLVERS[:3]
 _SKLEARN_LOSSES = REGRESSION_LOSSES[:2]
@@ -105,17 +100,7 @@ def _dropout(text):
 
 
 def _batch_size(text):
-    if text == "auto":
-        return text
-    try:
-        size = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected a positive integer or 'auto'; got {text!r}"
-        ) from None
-    if size < 1:
-        raise argparse.ArgumentTypeError(f"the batch size must be positive: {text!r}")
-    return size
+    return text if text == "auto" else _positive_int(text)
 
 
 def _positive_int(text):
