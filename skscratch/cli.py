@@ -100,7 +100,17 @@ def _dropout(text):
 
 
 def _batch_size(text):
-    return text if text == "auto" else _positive_int(text)
+    if text == "auto":
+        return text
+    try:
+        size = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a positive integer or 'auto'; got {text!r}"
+        ) from None
+    if size < 1:
+        raise argparse.ArgumentTypeError(f"the batch size must be positive: {text!r}")
+    return size
 
 
 def _positive_int(text):
