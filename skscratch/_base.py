@@ -150,12 +150,14 @@ class _BaseScratchMLP(BaseEstimator, ABC):
                 # Drawn only when there is dropout, so that without it the
                 # random draws stay scikit-learn's.
                 network.seed_dropout(self._random_state.randint(np.iinfo(np.int32).max))
-            self._timer = Timer()
+            timer = Timer()
             try:
                 if self.solver in _STOCHASTIC_SOLVERS:
-                    self._fit_stochastic(network, X, Y, sample_weight, incremental)
+                    self._fit_stochastic(
+                        network, X, Y, sample_weight, incremental, timer
+                    )
                 else:
-                    self._fit_lbfgs(network, X, Y, sample_weight)
+                    self._fit_lbfgs(network, X, Y, sample_weight, timer)
             finally:
                 end_callbacks(self.callbacks, self)
             if not np.isfinite(network.params).all():
@@ -163,7 +165,6 @@ class _BaseScratchMLP(BaseEstimator, ABC):
         except BaseException:
             self._restore(saved)
             raise
-        del self._timer
         return self
 
     def _initialize(self, Y, layer_units, dtype):
@@ -210,7 +211,7 @@ class _BaseScratchMLP(BaseEstimator, ABC):
             )
         self._hidden_activation = self.activation
 
-    def _fit_stochastic(self, network, X, Y, sample_weight, incremental):
+    def _fit_stochastic(self, network, X, Y, sample_weight, incremental, timer):
         params = network.params
         if not incremental or not hasattr(self, "_optimizer"):
             self._optimizer = self._make_optimizer(network)
@@ -234,17 +235,25 @@ class _BaseScratchMLP(BaseEstimator, ABC):
         with trainer:
             try:
                 self._run_epochs(
-                    trainer, X, Y, sample_weight, batch_size, validation, incremental
+                    trainer,
+                    X,
+                    Y,
+                    sample_weight,
+                    batch_size,
+                    validation,
+                    incremental,
+                    timer,
                 )
             except KeyboardInterrupt:
                 warnings.warn("Training interrupted by user.")
 
         if self.early_stopping:
             params[...] = self._best_params
-        _warn_if_loss_exploded(self.loss_curve_[-self.n_iter_ :], self)
+        this_fit = self.loss_curve_[len(self.loss_curve_) - self.n_iter_ :]
+        _warn_if_loss_exploded(this_fit, self)
 
     def _run_epochs(
-        self, trainer, X, Y, sample_weight, batch_size, validation, incremental
+        self, trainer, X, Y, sample_weight, batch_size, validation, incremental, timer
     ):
         """The epoch loop of the stochastic solvers."""
         n_samples = X.shape[0]
@@ -302,7 +311,7 @@ class _BaseScratchMLP(BaseEstimator, ABC):
                 loss=self.loss_,
                 validation_loss=validation_loss,
                 validation_score=validation_score,
-                elapsed=self._timer(),
+                elapsed=timer(),
                 max_epochs=1 if incremental else self.max_iter,
             )
             if call_callbacks(self.callbacks, self, record):
@@ -395,14 +404,12 @@ class _BaseScratchMLP(BaseEstimator, ABC):
         score = float(self._score_function()(y, y_pred, sample_weight=sample_weight))
         return score, float(value)
 
-    def _fit_lbfgs(self, network, X, Y, sample_weight):
+    def _fit_lbfgs(self, network, X, Y, sample_weight, timer):
         def on_iteration(iteration, value):
             self.loss_curve_.append(value)
             if self.verbose:
                 print(f"Iteration {iteration}, loss = {value:.8f}")
-            record = EpochRecord(
-                iteration, value, None, None, self._timer(), self.max_iter
-            )
+            record = EpochRecord(iteration, value, None, None, timer(), self.max_iter)
             if call_callbacks(self.callbacks, self, record):
                 raise StopIteration  # scipy ends the optimisation here
 

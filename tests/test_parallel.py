@@ -85,6 +85,10 @@ def test_plan_threads_rules():
     # ... a large one does, limited by rows and by the cores.
     assert plan_threads(1000, 500_000, 8, max_threads=2) == 2
     assert plan_threads(64, 500_000, 8, max_threads=8) == 2
+    # At most two threads for mini-batches (what was measured to pay), more
+    # for full batches.
+    assert plan_threads(1000, 500_000, 8, max_threads=8) == 2
+    assert plan_threads(1000, 500_000, full_batch=True, max_threads=8) == 8
     assert plan_threads(10, 500_000, 8, max_threads=8) == 1
     # float32 halves the bytes.
     assert plan_threads(200, 235_000, 8, max_threads=2) == 2

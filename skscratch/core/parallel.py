@@ -2,9 +2,9 @@
 
 NumPy's matrix products use all cores (BLAS runs them multi-threaded), but its
 element-wise operations (activations, bias additions, the optimizer update) run
-on one. On a large batch those take a third of the time, with the other cores
-idle. So for large batches, :class:`DataParallel` splits the batch's rows
-between threads instead:
+on one. On an MNIST-sized network they take a third of the training time, with
+the other cores idle. So where it pays (see :func:`plan_threads`),
+:class:`DataParallel` splits the batch's rows between threads instead:
 
 1. each thread runs a *replica* of the network on its share of the rows, with
    single-threaded BLAS. The replicas share the parameter vector and each has
@@ -15,7 +15,7 @@ between threads instead:
    update to that block.
 
 NumPy releases the GIL inside BLAS calls and element-wise loops, so the
-threads run truly in parallel. With one thread (small batches, one core, or a
+threads run truly in parallel. With one thread (small networks, one core, or a
 caller that limited BLAS to one thread, as joblib's workers do) everything runs
 inline on the network itself, with exactly the arithmetic of
 :meth:`Network.loss_and_gradient <skscratch.core.network.Network.loss_and_gradient>`.
@@ -43,6 +43,10 @@ from .losses import get_loss
 MIN_PARAM_BYTES = 1_500_000
 MIN_ROWS_PER_THREAD = 32
 MIN_FULL_BATCH_WORK = 1_000_000  # rows x parameters
+# Mini-batches make many short NumPy calls, whose GIL hand-offs grow with the
+# number of threads; two is what was measured to pay. Full batches make few,
+# long calls and may use every core allowed.
+MAX_MINI_BATCH_THREADS = 2
 
 _controller = None
 
@@ -110,6 +114,7 @@ def plan_threads(n_rows, n_params, itemsize=8, full_batch=False, max_threads=Non
         worth_it = n_rows * n_params >= MIN_FULL_BATCH_WORK
     else:
         worth_it = n_params * itemsize >= MIN_PARAM_BYTES
+        limit = min(limit, MAX_MINI_BATCH_THREADS)
     if not worth_it:
         return 1
     return int(max(1, min(limit, n_rows // MIN_ROWS_PER_THREAD)))
