@@ -44,6 +44,7 @@ from . import (
     ScratchMLPRegressor,
     __version__,
 )
+from .datasets import MNIST_ENV_VAR
 
 #: Data sets bundled with scikit-learn, by the name ``--dataset`` takes.
 BUNDLED_DATASETS = ("digits", "iris", "breast_cancer", "diabetes")
@@ -57,7 +58,6 @@ _SKLEARN_ACTIVATIONS = ACTIVATIONS[:4]
 _SKLEARN_SOLVERS = SOLVERS[:3]
 _SKLEARN_LOSSES = REGRESSION_LOSSES[:2]
 
-_MNIST_ENV_VAR = "SKSCRATCH_MNIST_DIR"
 # A numeric CSV target with at most this many distinct integer values is taken
 # as class labels when --task is auto.
 _MAX_AUTO_CLASSES = 20
@@ -177,7 +177,7 @@ def build_parser():
         "--data-dir",
         metavar="DIR",
         help="directory of the four MNIST IDX files (gzipped or not); default: "
-        f"the {_MNIST_ENV_VAR} environment variable",
+        f"the {MNIST_ENV_VAR} environment variable",
     )
     data.add_argument(
         "--csv",
@@ -367,10 +367,10 @@ def _load_mnist(args):
     from .datasets import load_mnist
 
     data_dir = args.data_dir
-    if data_dir is None and not os.environ.get(_MNIST_ENV_VAR, "").strip():
+    if data_dir is None and not os.environ.get(MNIST_ENV_VAR, "").strip():
         raise UsageError(
             "--dataset mnist needs the MNIST files: pass --data-dir DIR or set "
-            f"{_MNIST_ENV_VAR}=DIR, where DIR holds train-images-idx3-ubyte, "
+            f"{MNIST_ENV_VAR}=DIR, where DIR holds train-images-idx3-ubyte, "
             "train-labels-idx1-ubyte, t10k-images-idx3-ubyte and "
             "t10k-labels-idx1-ubyte (each may be gzipped)."
         )
@@ -380,7 +380,7 @@ def _load_mnist(args):
         # The loader's advice is about its own arguments; give the CLI's.
         found = str(exc).split(" Pass load_mnist(")[0]
         raise UsageError(
-            f"{found} Point --data-dir (or {_MNIST_ENV_VAR}) at the directory "
+            f"{found} Point --data-dir (or {MNIST_ENV_VAR}) at the directory "
             "holding them."
         ) from None
     except ValueError as exc:
