@@ -101,6 +101,16 @@ class Layer:
         them)."""
         raise NotImplementedError
 
+    def _writable_grad(self, grad_output):
+        """The incoming gradient, to be scaled in place: itself when the
+        layer is ``inplace`` (a network's own buffer), else a copy in the
+        layer's ``_grad`` buffer, so a caller's array is never modified."""
+        if self.inplace:
+            return grad_output
+        grad = self._grad.rows(*grad_output.shape, grad_output.dtype)
+        np.copyto(grad, grad_output)
+        return grad
+
     def __getstate__(self):
         # Pickle the parameters, never the cached batch or the work buffers.
         state = self.__dict__.copy()
@@ -277,12 +287,9 @@ class ActivationLayer(Layer):
     def backward(self, grad_output):
         if self._a is None:
             raise RuntimeError("backward called without a training forward pass.")
-        if self.inplace:
-            grad = grad_output
-        else:
-            grad = self._grad.rows(*grad_output.shape, grad_output.dtype)
-            np.copyto(grad, grad_output)
-        return self.activation.backward(grad, self._a, self._z)
+        return self.activation.backward(
+            self._writable_grad(grad_output), self._a, self._z
+        )
 
     def release_buffers(self):
         self._a = self._z = None
@@ -352,11 +359,7 @@ class Dropout(Layer):
     def backward(self, grad_output):
         if self._mask is None:
             return grad_output
-        if self.inplace:
-            grad = grad_output
-        else:
-            grad = self._grad.rows(*grad_output.shape, grad_output.dtype)
-            np.copyto(grad, grad_output)
+        grad = self._writable_grad(grad_output)
         grad *= self._mask
         return grad
 
