@@ -38,7 +38,8 @@ ALL_WORKLOADS = ("adam32", "adam64", "sgd", "lbfgs_digits", "predict_proba", "sw
 MNIST_WORKLOADS = {"adam32", "adam64", "sgd", "predict_proba", "sweep"}
 # PyTorch has a training loop here only for the stochastic MNIST workloads.
 TORCH_WORKLOADS = {"adam32", "sgd", "predict_proba"}
-FLOOR_WORKLOADS = {"adam32", "adam64"}
+# Workloads timed beside their matrix-product floor (the sweep has one per point).
+FLOOR_WORKLOADS = {"adam32", "adam64", "sgd", "predict_proba"}
 FLOOR = "floor"  # pseudo-implementation: matrix products only
 
 RANDOM_STATE = 0
@@ -292,6 +293,26 @@ def matmul_floor_epoch(X, hidden, n_out, batch_size):
     return time.perf_counter() - start
 
 
+def matmul_floor_predict(X, hidden, n_out):
+    """Seconds for only the forward matrix products of a prediction on ``X``.
+
+    One ``np.matmul`` per layer over all the rows, into preallocated outputs:
+    no bias, activation or softmax, so no prediction can be faster.
+    """
+    rng = np.random.default_rng(RANDOM_STATE)
+    sizes = [X.shape[1], *hidden, n_out]
+    weights = [
+        rng.standard_normal((a, b)).astype(X.dtype) * 0.05
+        for a, b in itertools.pairwise(sizes)
+    ]
+    outputs = [np.empty((X.shape[0], s), dtype=X.dtype) for s in sizes[1:]]
+    start = time.perf_counter()
+    inputs = [X, *outputs[:-1]]
+    for k, w in enumerate(weights):
+        np.matmul(inputs[k], w, out=outputs[k])
+    return time.perf_counter() - start
+
+
 # ---------------------------------------------------------------------------
 # Data
 # ---------------------------------------------------------------------------
@@ -487,15 +508,25 @@ def run_predict_workload(classes, data, cfg, results):
         except Exception as exc:  # report it and go on
             _fail(results, workload, name, exc)
     accs = {name: accuracy(m, X_test, y_test) for name, m in models.items()}
+    matmul_floor_predict(X_test, HIDDEN, 10)  # warm-up, like the models
     for rep in range(cfg.repeats):
-        for name in rotated(models, rep):
-            model = models[name]
+        for name in rotated([*models, FLOOR], rep):
             times = []
             for _ in range(cfg.predict_calls):
                 gc.collect()
+                if name == FLOOR:
+                    times.append(matmul_floor_predict(X_test, HIDDEN, 10))
+                    continue
                 start = time.perf_counter()
-                model.predict_proba(X_test)
+                models[name].predict_proba(X_test)
                 times.append(time.perf_counter() - start)
+            if name == FLOOR:
+                results.runs += [Run(workload, FLOOR, rep, t) for t in times]
+                log(
+                    f"  rep {rep + 1}/{cfg.repeats} floor: "
+                    f"{1e3 * statistics.median(times):.2f} ms/call"
+                )
+                continue
             for t in times:
                 results.runs.append(Run(workload, name, rep, t, accuracy=accs[name]))
             log(
@@ -515,8 +546,16 @@ def run_sweep(classes, data, cfg, results):
     for width in SWEEP_WIDTHS:
         for batch in SWEEP_BATCHES:
             params = dict(base, hidden_layer_sizes=(width,), batch_size=batch)
+            point = (width, batch)
             for rep in range(cfg.repeats):
-                for name in rotated(classes, rep):
+                for name in rotated([*classes, FLOOR], rep):
+                    if name == FLOOR:
+                        gc.collect()
+                        secs = matmul_floor_epoch(X, (width,), 10, batch)
+                        results.runs.append(
+                            Run(workload, FLOOR, rep, secs, secs, 1, point=point)
+                        )
+                        continue
                     if name not in classes:
                         continue
                     gc.collect()
@@ -527,7 +566,7 @@ def run_sweep(classes, data, cfg, results):
                         del classes[name]
                         continue
                     results.runs.append(
-                        Run(workload, name, rep, fit_s, fit_s, 1, point=(width, batch))
+                        Run(workload, name, rep, fit_s, fit_s, 1, point=point)
                     )
                     log(f"  width {width} batch {batch} {name}: {fit_s:.2f} s")
 
@@ -644,6 +683,91 @@ def _cpu_model():
     return model or platform.processor() or "unknown", len(physical) or None
 
 
+def _cpu_flags():
+    """The CPU feature flags of /proc/cpuinfo (empty where unavailable)."""
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                key, _, value = line.partition(":")
+                if key.strip() == "flags":
+                    return set(value.split())
+    except OSError:
+        pass
+    return set()
+
+
+# OpenBLAS core types whose kernels use AVX-512.
+AVX512_CORETYPES = {"skylakex", "cooperlake", "sapphirerapids"}
+
+
+def _openblas_coretypes(env=None):
+    """The kernel sets ("architecture") of the OpenBLAS libraries loaded by
+    NumPy and SciPy: in this process, or in a fresh one run with ``env``."""
+    if env is None:
+        from threadpoolctl import threadpool_info
+
+        infos = threadpool_info()
+    else:
+        code = (
+            "import json, numpy, scipy.linalg; "
+            "from threadpoolctl import threadpool_info; "
+            "print(json.dumps(threadpool_info()))"
+        )
+        done = subprocess.run(
+            [sys.executable, "-c", code],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=True,
+        )
+        infos = json.loads(done.stdout)
+    return sorted(
+        {
+            lib["architecture"]
+            for lib in infos
+            if lib.get("internal_api") == "openblas" and lib.get("architecture")
+        }
+    )
+
+
+def blas_kernel_note():
+    """A note when OpenBLAS runs kernels older than the CPU has, or None.
+
+    OpenBLAS picks its kernels when it is loaded: from ``OPENBLAS_CORETYPE``
+    if the environment sets it, else from the CPU model. Kernels without
+    AVX-512 on a CPU that has it leave half of each vector unit idle. That
+    slows every implementation's matrix products alike, but they then weigh
+    more in each fit, so the ratios change too.
+    """
+    if "avx512f" not in _cpu_flags():
+        return None
+    try:
+        current = _openblas_coretypes()
+    except ImportError:
+        return None
+    if not current or all(c.lower() in AVX512_CORETYPES for c in current):
+        return None
+    forced = os.environ.get("OPENBLAS_CORETYPE")
+    if not forced:
+        return (
+            f"OpenBLAS runs its {'/'.join(current)} kernels on this AVX-512 CPU "
+            "(it did not recognise the model; for AMD Zen 5 see OpenBLAS issue "
+            "#6029). `OPENBLAS_CORETYPE=SkylakeX` selects the AVX-512 kernels"
+        )
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_CORETYPE"}
+    try:
+        own = "/".join(_openblas_coretypes(env)) or "unknown"
+    except (OSError, subprocess.SubprocessError, ValueError):
+        own = "unknown"
+    return (
+        f"the environment sets OPENBLAS_CORETYPE={forced}, so OpenBLAS runs its "
+        f"{'/'.join(current)} kernels on this AVX-512 CPU; left to detect the "
+        f"CPU itself, it picks {own} (checked in a subprocess without the "
+        "variable)"
+    )
+
+
 def _version(module):
     try:
         return __import__(module).__version__
@@ -670,6 +794,7 @@ def machine_info():
         "torch": _version("torch"),
         "skscratch": _version("skscratch"),
         "blas": [],
+        "openblas_coretype": os.environ.get("OPENBLAS_CORETYPE"),
     }
     try:
         from threadpoolctl import threadpool_info
@@ -736,7 +861,8 @@ def timing_table(results, workloads):
                 if r.workload == workload and r.impl == impl and r.accuracy is not None
             ]
             med = medians[impl]
-            vs_ref = f"{med / ref:.2f}x" if ref and impl != FLOOR else ""
+            # The floor's ratio is the lowest any NumPy implementation can reach.
+            vs_ref = f"{med / ref:.2f}x" if ref else ""
             vs_floor = f"{med / floor:.2f}x" if floor else ""
             label = "floor (matmul only)" if impl == FLOOR else impl
             lines.append(
@@ -792,15 +918,25 @@ def sweep_tables(results):
         vals = results.values("sweep", impl, point)
         return statistics.median(vals) if vals else None
 
-    def ratio(point):
-        a, b = med("skscratch", point), med("sklearn", point)
-        return f"{a / b:.2f}x" if a and b else "n/a"
+    def ratio(impl):
+        def cell(point):
+            a, b = med(impl, point), med("sklearn", point)
+            return f"{a / b:.2f}x" if a and b else "n/a"
 
-    lines = grid("Ratio skscratch / sklearn (median fit seconds):", ratio)
-    for impl in ("skscratch", "sklearn"):
+        return cell
+
+    lines = grid("Ratio skscratch / sklearn (median fit seconds):", ratio("skscratch"))
+    if any(r.impl == FLOOR and r.workload == "sweep" for r in results.runs):
+        lines += grid(
+            "Ratio floor / sklearn: the lowest ratio reachable, with only the "
+            "matrix products of the epoch (see the benchmark's README):",
+            ratio(FLOOR),
+        )
+    for impl in ("skscratch", "sklearn", FLOOR):
         if any(r.impl == impl and r.workload == "sweep" for r in results.runs):
+            label = "floor (matmul only)" if impl == FLOOR else impl
             lines += grid(
-                f"{impl} median fit seconds:",
+                f"{label} median seconds:",
                 lambda p, impl=impl: _fmt(med(impl, p)) or "n/a",
             )
     return lines
@@ -821,6 +957,7 @@ def report(info, cfg, results, workloads):
             for k in ("numpy", "scipy", "scikit-learn", "torch", "skscratch")
         ),
         "- BLAS / thread pools: " + "; ".join(info["blas"]),
+        f"- OPENBLAS_CORETYPE: {info.get('openblas_coretype') or 'not set'}",
         f"- torch threads: {cfg.torch_threads or 'n/a'}",
         f"- 1-min load average: {info.get('load_start')} at start, "
         f"{info.get('load_end')} at end (other work on the machine skews timings)",
@@ -999,6 +1136,9 @@ def main(argv=None):
 
     info = machine_info()
     info["load_start"], info["load_end"] = load_start, load_average()
+    kernel_note = blas_kernel_note()
+    if kernel_note:
+        results.notes.append(kernel_note)
     sys.stdout.write(report(info, cfg, results, workloads))
     if args.json:
         payload = {

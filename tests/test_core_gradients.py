@@ -59,6 +59,17 @@ def test_activation_derivative_matches_finite_differences(name):
     analytic = act.backward(grad.copy(), a, z)
     numeric = grad * _numeric_elementwise(f, z)
     np.testing.assert_allclose(analytic, numeric, rtol=1e-7, atol=1e-9)
+    if act.keeps_derivative:
+        # The derivative forward hands to backward is the same derivative.
+        kept = np.full_like(z, np.nan)
+        a_kept = act.forward(z.copy(), out=np.empty_like(z), derivative=kept)
+        np.testing.assert_array_equal(a_kept, a)
+        np.testing.assert_allclose(
+            act.backward(grad.copy(), a, z, derivative=kept),
+            numeric,
+            rtol=1e-7,
+            atol=1e-9,
+        )
 
 
 def test_softmax_backward_is_the_jacobian_vector_product():

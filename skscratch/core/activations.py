@@ -23,6 +23,11 @@ Each activation is a small stateless object with
 ``backward(grad, a, z=None)``
     multiply ``grad`` in place by ``f'(z)``, given the output ``a`` (and the
     input ``z`` for activations whose ``needs_input`` is True), return it.
+
+An activation whose forward pass computes ``f'(z)`` anyway (relu's mask
+``z > 0``) sets ``keeps_derivative``: its ``forward`` then also accepts a
+``derivative`` array to write ``f'(z)`` into, and its ``backward`` a
+``derivative`` to multiply by, so backward does not compute it a second time.
 """
 
 import math
@@ -42,10 +47,14 @@ class Activation:
     needs_input : bool
         True when the derivative needs the pre-activation ``z``. The layer that
         runs this activation then keeps ``z`` instead of overwriting it.
+    keeps_derivative : bool
+        True when ``forward`` can hand ``f'(z)`` to ``backward`` (see the
+        module docstring).
     """
 
     name = "activation"
     needs_input = False
+    keeps_derivative = False
 
     def forward(self, z, out):
         """Compute ``f(z)``.
@@ -136,17 +145,25 @@ class ReLU(Activation):
     """
 
     name = "relu"
+    keeps_derivative = True
 
-    def forward(self, z, out):
-        # Multiplying by the mask z > 0 is about 2.5x faster than
+    def forward(self, z, out, derivative=None):
+        # Multiplying by the mask z > 0 is about 2x faster than
         # np.maximum(z, 0), which pays for NaN handling it does not need here:
         # a NaN still comes out as NaN (NaN * 0 is NaN).
-        return np.multiply(z, z > 0, out=out)
+        if derivative is None:
+            return np.multiply(z, z > 0, out=out)
+        # The mask is the derivative. Kept as floats (1.0 / 0.0): multiplying
+        # by a float array is three times faster than by a boolean one, which
+        # NumPy converts element by element.
+        np.greater(z, 0, out=derivative)
+        return np.multiply(z, derivative, out=out)
 
-    def backward(self, grad, a, z=None):
-        # Same mask trick; boolean indexing (grad[a == 0] = 0) would gather
-        # and scatter instead, and np.copyto(..., where=) is ten times slower.
-        return np.multiply(grad, a > 0, out=grad)
+    def backward(self, grad, a, z=None, derivative=None):
+        # Boolean indexing (grad[a == 0] = 0) would gather and scatter, and
+        # np.copyto(..., where=) is ten times slower than a mask multiply.
+        mask = a > 0 if derivative is None else derivative
+        return np.multiply(grad, mask, out=grad)
 
 
 class Exp(Activation):
@@ -181,7 +198,9 @@ class Softmax(Activation):
     def forward(self, z, out):
         np.subtract(z, z.max(axis=1, keepdims=True), out=out)
         np.exp(out, out=out)
-        out /= out.sum(axis=1, keepdims=True)
+        # Row sums as a matrix-vector product: on the few columns of an output
+        # layer, BLAS is twice as fast as sum(axis=1).
+        out /= np.dot(out, np.ones(out.shape[1], dtype=out.dtype))[:, np.newaxis]
         return out
 
     def backward(self, grad, a, z=None):

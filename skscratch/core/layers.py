@@ -117,7 +117,7 @@ class Layer:
         for key, value in state.items():
             if isinstance(value, _Buffer):
                 state[key] = _Buffer()
-        for key in ("_x", "_a", "_z", "_ones_vector", "_mask"):
+        for key in ("_x", "_a", "_z", "_ones_vector", "_mask", "_derivative"):
             if key in state:
                 state[key] = None
         return state
@@ -269,8 +269,10 @@ class ActivationLayer(Layer):
         self.inplace = inplace
         self._a = None
         self._z = None
+        self._derivative = None
         self._out = _Buffer()
         self._grad = _Buffer()
+        self._derivative_buffer = _Buffer()
 
     def forward(self, x, training=True, workspace=None):
         f = self.activation
@@ -278,7 +280,12 @@ class ActivationLayer(Layer):
             out = x
         else:
             out = (workspace or self._out).rows(x.shape[0], x.shape[1], x.dtype)
-        f.forward(x, out=out)
+        if training and f.keeps_derivative:
+            # Keep f'(z), computed along the way, for backward.
+            self._derivative = self._derivative_buffer.rows(*x.shape, x.dtype)
+            f.forward(x, out=out, derivative=self._derivative)
+        else:
+            f.forward(x, out=out)
         if training:
             self._a = out
             self._z = x if f.needs_input else None
@@ -287,14 +294,18 @@ class ActivationLayer(Layer):
     def backward(self, grad_output):
         if self._a is None:
             raise RuntimeError("backward called without a training forward pass.")
-        return self.activation.backward(
-            self._writable_grad(grad_output), self._a, self._z
-        )
+        grad = self._writable_grad(grad_output)
+        if self._derivative is not None:
+            return self.activation.backward(
+                grad, self._a, self._z, derivative=self._derivative
+            )
+        return self.activation.backward(grad, self._a, self._z)
 
     def release_buffers(self):
-        self._a = self._z = None
+        self._a = self._z = self._derivative = None
         self._out.release()
         self._grad.release()
+        self._derivative_buffer.release()
 
     def clone_structure(self):
         return ActivationLayer(self.activation, inplace=self.inplace)
