@@ -152,7 +152,7 @@ class LogLoss(Loss):
 
     def per_sample(self, y_true, y_pred):
         # The clip makes log(p) finite, so y log(p) is already 0 where y is 0:
-        # no need for xlogy's test of every element (this is 40% faster).
+        # no need for xlogy's test of every element (about 40% faster).
         log_p = np.log(_clip_probabilities(y_pred))
         return -np.einsum("ij,ij->i", y_true, log_p)
 
