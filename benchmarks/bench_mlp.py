@@ -33,7 +33,12 @@ import numpy as np
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
-ALL_IMPLS = ("skscratch", "sklearn", "torch")
+# "skscratch" runs as installed: with the compiled optimizer kernels when
+# Numba is there. "skscratch-numpy" is the same estimator with the kernels
+# switched off (skscratch.core.compiled.disabled), i.e. NumPy alone.
+ALL_IMPLS = ("skscratch", "skscratch-numpy", "sklearn", "torch")
+# Workloads where the two skscratch variants differ (an optimizer runs).
+NUMPY_VARIANT_WORKLOADS = {"adam32", "adam64", "sgd"}
 ALL_WORKLOADS = ("adam32", "adam64", "sgd", "lbfgs_digits", "predict_proba", "sweep")
 MNIST_WORKLOADS = {"adam32", "adam64", "sgd", "predict_proba", "sweep"}
 # PyTorch has a training loop here only for the stochastic MNIST workloads.
@@ -180,6 +185,20 @@ class TorchMLPClassifier:
         return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
 
 
+def _numpy_only_class():
+    from skscratch import ScratchMLPClassifier
+    from skscratch.core import compiled
+
+    class NumpyOnlyScratchMLPClassifier(ScratchMLPClassifier):
+        """skscratch with its optimizers' NumPy code, not the Numba kernels."""
+
+        def fit(self, X, y, **kwargs):
+            with compiled.disabled():
+                return super().fit(X, y, **kwargs)
+
+    return NumpyOnlyScratchMLPClassifier
+
+
 def available_impls(requested):
     """Return ``(classes, notes)``: estimator classes that import, and why not."""
     classes, notes = {}, []
@@ -187,6 +206,16 @@ def available_impls(requested):
         try:
             if name == "skscratch":
                 from skscratch import ScratchMLPClassifier as cls
+            elif name == "skscratch-numpy":
+                from skscratch.core import compiled
+
+                if not compiled.available():
+                    notes.append(
+                        "skscratch-numpy skipped: Numba is not installed, so "
+                        "skscratch itself runs its NumPy code"
+                    )
+                    continue
+                cls = _numpy_only_class()
             elif name == "sklearn":
                 from sklearn.neural_network import MLPClassifier as cls
             elif name == "torch":
@@ -775,6 +804,16 @@ def _version(module):
         return None
 
 
+def _optimizer_code():
+    try:
+        from skscratch.core import compiled
+    except ImportError:
+        return "n/a"
+    if compiled.enabled():
+        return "compiled with Numba (skscratch-numpy: the NumPy code)"
+    return "NumPy code (Numba not installed or switched off)"
+
+
 def machine_info():
     model, physical = _cpu_model()
     try:
@@ -792,9 +831,11 @@ def machine_info():
         "scipy": _version("scipy"),
         "scikit-learn": _version("sklearn"),
         "torch": _version("torch"),
+        "numba": _version("numba"),
         "skscratch": _version("skscratch"),
         "blas": [],
         "openblas_coretype": os.environ.get("OPENBLAS_CORETYPE"),
+        "optimizer_code": _optimizer_code(),
     }
     try:
         from threadpoolctl import threadpool_info
@@ -954,10 +995,11 @@ def report(info, cfg, results, workloads):
         "- versions: "
         + ", ".join(
             f"{k} {info[k] or 'n/a'}"
-            for k in ("numpy", "scipy", "scikit-learn", "torch", "skscratch")
+            for k in ("numpy", "scipy", "scikit-learn", "torch", "numba", "skscratch")
         ),
         "- BLAS / thread pools: " + "; ".join(info["blas"]),
         f"- OPENBLAS_CORETYPE: {info.get('openblas_coretype') or 'not set'}",
+        f"- skscratch's optimizer steps: {info.get('optimizer_code')}",
         f"- torch threads: {cfg.torch_threads or 'n/a'}",
         f"- 1-min load average: {info.get('load_start')} at start, "
         f"{info.get('load_end')} at end (other work on the machine skews timings)",
@@ -1117,8 +1159,14 @@ def main(argv=None):
         log(f"MNIST loaded from {cfg.data_dir}")
 
     def pick(workload):
-        allowed = TORCH_WORKLOADS if "torch" in classes else set()
-        return {k: v for k, v in classes.items() if k != "torch" or workload in allowed}
+        def runs(name):
+            if name == "torch":
+                return workload in TORCH_WORKLOADS
+            if name == "skscratch-numpy":
+                return workload in NUMPY_VARIANT_WORKLOADS
+            return True
+
+        return {k: v for k, v in classes.items() if runs(k)}
 
     for workload in workloads:
         log(f"== {workload}")

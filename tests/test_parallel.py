@@ -5,7 +5,7 @@ import pytest
 from threadpoolctl import threadpool_limits
 
 from skscratch import ScratchMLPClassifier, ScratchMLPRegressor
-from skscratch.core import SGD, Adam, build_mlp
+from skscratch.core import SGD, Adam, build_mlp, compiled
 from skscratch.core import parallel as par
 from skscratch.core.parallel import DataParallel, available_threads, plan_threads
 
@@ -80,6 +80,22 @@ def test_an_error_in_a_worker_reaches_the_caller_and_threads_stop():
 
 
 def test_plan_threads_rules():
+    # The rules for the NumPy optimizer code (see the next test for the
+    # compiled kernels).
+    with compiled.disabled():
+        _check_plan_threads_rules()
+
+
+def test_compiled_kernels_never_split_mini_batches():
+    if not compiled.available():
+        pytest.skip("needs the fast extra: pip install 'skscratch[fast]'")
+    assert plan_threads(1000, 500_000, 8, max_threads=2) == 1
+    assert plan_threads(200, 235_000, 8, max_threads=2) == 1
+    # Full batches (L-BFGS) have no optimizer step to speak of: unchanged.
+    assert plan_threads(1800, 7_500, full_batch=True, max_threads=2) == 2
+
+
+def _check_plan_threads_rules():
     # A small network never splits a mini-batch...
     assert plan_threads(1000, 50_000, 8, max_threads=8) == 1
     # ... a large one does, limited by rows and by the cores.
@@ -119,6 +135,9 @@ def test_estimators_give_the_same_model_with_and_without_threads(monkeypatch):
         return real_enter(self)
 
     monkeypatch.setattr(DataParallel, "__enter__", spying_enter)
+    # With the compiled optimizer kernels, mini-batches are never split;
+    # the NumPy code's planning is the one under test here.
+    monkeypatch.setenv(compiled.ENV_VAR, "0")
     for threads in (1, 2):
         monkeypatch.setattr(par, "available_threads", lambda t=threads: t)
         # A low bar so that this small problem takes the parallel path.

@@ -20,6 +20,7 @@ from itertools import pairwise
 
 import numpy as np
 
+from . import compiled
 from .activations import get_activation
 from .initializers import glorot_uniform
 from .layers import ActivationLayer, Dense, Dropout, _Buffer
@@ -324,11 +325,15 @@ class Network:
         if start >= stop:
             return 0.0
         weights = self.params[start:stop]
-        if workspace is None:
-            workspace = self.penalty_scratch()
-        scratch = workspace[start:stop]
-        np.multiply(weights, strength, out=scratch)
-        self.grads[start:stop] += scratch
+        loop = compiled.kernel("l2_gradient")
+        if loop is not None:  # the same arithmetic in one pass
+            loop(self.grads[start:stop], weights, weights.dtype.type(strength))
+        else:
+            if workspace is None:
+                workspace = self.penalty_scratch()
+            scratch = workspace[start:stop]
+            np.multiply(weights, strength, out=scratch)
+            self.grads[start:stop] += scratch
         return 0.5 * strength * float(np.dot(weights, weights))
 
     def penalty_scratch(self):

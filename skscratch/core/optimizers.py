@@ -18,6 +18,8 @@ same trajectory as scikit-learn's MLP given the same gradients.
 
 import numpy as np
 
+from . import compiled
+
 
 class LearningRateSchedule:
     """How the learning rate of plain SGD evolves.
@@ -204,6 +206,11 @@ class SGD(Optimizer):
         params, grads = params[block], grads[block]
         v, s = self.velocity[block], self.workspace[block]
         lr, mu = self.learning_rate, self.momentum
+        loop = compiled.kernel("sgd")
+        if loop is not None:  # the same arithmetic in one pass
+            t = params.dtype.type
+            loop(params, grads, v, t(-lr), t(mu), self.nesterov)
+            return
         np.multiply(grads, -lr, out=s)  # s = -lr g
         v *= mu
         v += s  # v = mu v - lr g
@@ -296,17 +303,33 @@ class Adam(Optimizer):
     def update(self, params, grads, block=slice(None)):
         params, grads = params[block], grads[block]
         s1, s2 = self.grad_sum[block], self.sq_grad_sum[block]
-        scratch = self.workspace[block]
         root = (1 - self.beta_2) ** 0.5
+        eps_hat = self.epsilon / root
+        step = self._lr * (1 - self.beta_1) / root
+        loop = compiled.kernel("adam")
+        if loop is not None:  # the same arithmetic in one pass
+            t = params.dtype.type
+            loop(
+                params,
+                grads,
+                s1,
+                s2,
+                t(self.beta_1),
+                t(self.beta_2),
+                t(eps_hat),
+                t(step),
+            )
+            return
+        scratch = self.workspace[block]
         s1 *= self.beta_1
         s1 += grads
         np.multiply(grads, grads, out=scratch)
         s2 *= self.beta_2
         s2 += scratch
         np.sqrt(s2, out=scratch)
-        scratch += self.epsilon / root
+        scratch += eps_hat
         np.divide(s1, scratch, out=scratch)
-        scratch *= self._lr * (1 - self.beta_1) / root
+        scratch *= step
         params -= scratch
 
 

@@ -29,6 +29,7 @@ from itertools import pairwise
 import numpy as np
 import scipy.sparse as sp
 
+from . import compiled
 from .losses import get_loss
 
 # When splitting pays. Every NumPy call releases and re-takes the GIL, and
@@ -36,9 +37,12 @@ from .losses import get_loss
 # wake-up each time (~15 microseconds on a small VM); that can cost more than
 # the second core saves. Measured on a 2-core machine (epoch time, 2 threads
 # against 1, Adam on MNIST rows, batch sizes 32 to 1000):
-# - mini-batches: 5-8% faster once the parameter vector reaches about
-#   1.5 MB (float32 with 1024 hidden units, float64 with 256), up to 2.4x
-#   slower on small networks;
+# - mini-batches with the NumPy optimizer code: from 4% faster (float64,
+#   (256, 128)) to 6% slower (float32, (1024,)) once the parameter vector
+#   reaches about 1.5 MB, up to 2.4x slower on small networks;
+# - mini-batches with the compiled optimizer kernels (skscratch.core.compiled):
+#   12-20% slower on those same networks, since the optimizer step that
+#   splitting spread over the cores is then short: never split;
 # - full batches (L-BFGS, BLAS limited to one thread): about 1.5x faster.
 MIN_PARAM_BYTES = 1_500_000
 MIN_ROWS_PER_THREAD = 32
@@ -113,7 +117,7 @@ def plan_threads(n_rows, n_params, itemsize=8, full_batch=False, max_threads=Non
     if full_batch:
         worth_it = n_rows * n_params >= MIN_FULL_BATCH_WORK
     else:
-        worth_it = n_params * itemsize >= MIN_PARAM_BYTES
+        worth_it = n_params * itemsize >= MIN_PARAM_BYTES and not compiled.enabled()
         limit = min(limit, MAX_MINI_BATCH_THREADS)
     if not worth_it:
         return 1
