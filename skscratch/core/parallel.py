@@ -41,8 +41,9 @@ from .losses import get_loss
 #   (256, 128)) to 6% slower (float32, (1024,)) once the parameter vector
 #   reaches about 1.5 MB, up to 2.4x slower on small networks;
 # - mini-batches with the compiled optimizer kernels (skscratch.core.compiled):
-#   12-20% slower on those same networks, since the optimizer step that
-#   splitting spread over the cores is then short: never split;
+#   10-35% slower on those networks and on float32 (256, 128), since the
+#   optimizer step that splitting spread over the cores is then short: never
+#   split;
 # - full batches (L-BFGS, BLAS limited to one thread): about 1.5x faster.
 MIN_PARAM_BYTES = 1_500_000
 MIN_ROWS_PER_THREAD = 32
