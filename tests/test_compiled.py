@@ -85,14 +85,43 @@ def test_compiled_kernels_train_the_same_estimator(solver):
 
 
 @needs_numba
+def test_kernels_compile_without_a_disk_cache(monkeypatch):
+    # Numba refuses to cache when it finds no writable directory; the kernels
+    # are then compiled in each process instead.
+    import numba
+
+    real_njit = numba.njit
+
+    def njit(**options):
+        if options.get("cache"):
+            raise RuntimeError("cannot cache function: no locator available")
+        return real_njit(**options)
+
+    monkeypatch.setattr(numba, "njit", njit)
+    kernels = compiled._build_kernels()
+    grads = np.ones(3)
+    kernels["l2_gradient"](grads, np.full(3, 2.0), 0.25)
+    np.testing.assert_array_equal(grads, 1.5)
+
+
+@needs_numba
+def test_other_dtypes_run_the_numpy_code():
+    assert compiled.kernel("adam", np.float16) is None
+    params = np.ones(4, dtype=np.float16)
+    Adam(params, 0.1).step(params, np.ones(4, dtype=np.float16))
+    assert params.dtype == np.float16
+    np.testing.assert_allclose(params, 0.9, rtol=1e-3)
+
+
+@needs_numba
 def test_compiled_switches(monkeypatch):
     assert compiled.enabled()
-    assert compiled.kernel("adam") is not None
+    assert compiled.kernel("adam", np.float32) is not None
     with compiled.disabled():
         with compiled.disabled():
             assert not compiled.enabled()
         assert not compiled.enabled()
-        assert compiled.kernel("sgd") is None
+        assert compiled.kernel("sgd", np.float64) is None
     assert compiled.enabled()
     monkeypatch.setenv(compiled.ENV_VAR, "0")
     assert not compiled.enabled()
@@ -106,7 +135,7 @@ def test_without_numba_the_numpy_code_runs(monkeypatch):
     monkeypatch.setattr(compiled, "_kernels", False)
     assert not compiled.available()
     assert not compiled.enabled()
-    assert compiled.kernel("adam") is None
+    assert compiled.kernel("adam", np.float64) is None
     params = np.ones(4)
     Adam(params, 0.1).step(params, np.ones(4))
     np.testing.assert_allclose(params, 0.9)

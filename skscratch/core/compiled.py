@@ -37,6 +37,7 @@ from contextlib import contextmanager
 import numpy as np
 
 ENV_VAR = "SKSCRATCH_COMPILED"
+_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 _lock = threading.Lock()
 _kernels = None  # False: Numba missing; else a dict of compiled functions
@@ -82,15 +83,23 @@ def l2_gradient_loop(grads, weights, strength):
 def _build_kernels():
     import numba
 
-    # error_model="numpy": a division by zero gives inf/nan as in NumPy instead
-    # of raising, which also lets the loop be vectorised. No fastmath: it
-    # would allow fused multiply-adds and a reordered arithmetic.
-    jit = numba.njit(error_model="numpy", nogil=True, cache=True)
-    return {
-        "adam": jit(adam_loop),
-        "sgd": jit(sgd_loop),
-        "l2_gradient": jit(l2_gradient_loop),
-    }
+    def compile_all(cache):
+        # error_model="numpy": a division by zero gives inf/nan as in NumPy
+        # instead of raising, which also lets the loop be vectorised. No
+        # fastmath: it would allow fused multiply-adds and reordered arithmetic.
+        jit = numba.njit(error_model="numpy", nogil=True, cache=cache)
+        return {
+            "adam": jit(adam_loop),
+            "sgd": jit(sgd_loop),
+            "l2_gradient": jit(l2_gradient_loop),
+        }
+
+    try:
+        return compile_all(cache=True)
+    except RuntimeError:
+        # No writable place for Numba's on-disk cache (a read-only install
+        # and home directory): compile in every process instead.
+        return compile_all(cache=False)
 
 
 def _load():
@@ -154,8 +163,11 @@ def disabled():
             _disabled_depth -= 1
 
 
-def kernel(name):
+def kernel(name, dtype):
     """The compiled kernel ``name`` (``'adam'``, ``'sgd'`` or
-    ``'l2_gradient'``), or None when the NumPy code should run (see
-    :func:`enabled`)."""
-    return _load()[name] if enabled() else None
+    ``'l2_gradient'``) for vectors of ``dtype``, or None when the NumPy code
+    should run: kernels are off (see :func:`enabled`), or the dtype is not
+    float32 or float64, the two the kernels are tested on."""
+    if np.dtype(dtype) not in _DTYPES or not enabled():
+        return None
+    return _load()[name]

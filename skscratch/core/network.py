@@ -325,7 +325,7 @@ class Network:
         if start >= stop:
             return 0.0
         weights = self.params[start:stop]
-        loop = compiled.kernel("l2_gradient")
+        loop = compiled.kernel("l2_gradient", weights.dtype)
         if loop is not None:  # the same arithmetic in one pass
             loop(self.grads[start:stop], weights, weights.dtype.type(strength))
         else:

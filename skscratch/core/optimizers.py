@@ -206,7 +206,7 @@ class SGD(Optimizer):
         params, grads = params[block], grads[block]
         v, s = self.velocity[block], self.workspace[block]
         lr, mu = self.learning_rate, self.momentum
-        loop = compiled.kernel("sgd")
+        loop = compiled.kernel("sgd", params.dtype)
         if loop is not None:  # the same arithmetic in one pass
             t = params.dtype.type
             loop(params, grads, v, t(-lr), t(mu), self.nesterov)
@@ -306,7 +306,7 @@ class Adam(Optimizer):
         root = (1 - self.beta_2) ** 0.5
         eps_hat = self.epsilon / root
         step = self._lr * (1 - self.beta_1) / root
-        loop = compiled.kernel("adam")
+        loop = compiled.kernel("adam", params.dtype)
         if loop is not None:  # the same arithmetic in one pass
             t = params.dtype.type
             loop(
