@@ -46,6 +46,7 @@ TORCH_WORKLOADS = {"adam32", "sgd", "predict_proba"}
 # Workloads timed beside their matrix-product floor (the sweep has one per point).
 FLOOR_WORKLOADS = {"adam32", "adam64", "sgd", "predict_proba"}
 FLOOR = "floor"  # pseudo-implementation: matrix products only
+FLOOR_LABEL = "floor (matmul only)"
 
 RANDOM_STATE = 0
 HIDDEN = (256, 128)
@@ -281,6 +282,15 @@ def accuracy(estimator, X, y):
 # ---------------------------------------------------------------------------
 
 
+def _floor_weights(sizes, dtype, rng):
+    """Random weight matrices for the floor's products (values don't matter,
+    shapes and dtype do)."""
+    return [
+        rng.standard_normal((a, b)).astype(dtype) * 0.05
+        for a, b in itertools.pairwise(sizes)
+    ]
+
+
 def matmul_floor_epoch(X, hidden, n_out, batch_size):
     """Seconds for only the matrix products of one epoch of the network.
 
@@ -293,10 +303,7 @@ def matmul_floor_epoch(X, hidden, n_out, batch_size):
     dtype = X.dtype
     rng = np.random.default_rng(RANDOM_STATE)
     sizes = [X.shape[1], *hidden, n_out]
-    weights = [
-        rng.standard_normal((a, b)).astype(dtype) * 0.05
-        for a, b in itertools.pairwise(sizes)
-    ]
+    weights = _floor_weights(sizes, dtype, rng)
     weight_grads = [np.empty_like(w) for w in weights]
 
     def buffers(rows):
@@ -328,12 +335,8 @@ def matmul_floor_predict(X, hidden, n_out):
     One ``np.matmul`` per layer over all the rows, into preallocated outputs:
     no bias, activation or softmax, so no prediction can be faster.
     """
-    rng = np.random.default_rng(RANDOM_STATE)
     sizes = [X.shape[1], *hidden, n_out]
-    weights = [
-        rng.standard_normal((a, b)).astype(X.dtype) * 0.05
-        for a, b in itertools.pairwise(sizes)
-    ]
+    weights = _floor_weights(sizes, X.dtype, np.random.default_rng(RANDOM_STATE))
     outputs = [np.empty((X.shape[0], s), dtype=X.dtype) for s in sizes[1:]]
     start = time.perf_counter()
     inputs = [X, *outputs[:-1]]
@@ -549,15 +552,8 @@ def run_predict_workload(classes, data, cfg, results):
                 start = time.perf_counter()
                 models[name].predict_proba(X_test)
                 times.append(time.perf_counter() - start)
-            if name == FLOOR:
-                results.runs += [Run(workload, FLOOR, rep, t) for t in times]
-                log(
-                    f"  rep {rep + 1}/{cfg.repeats} floor: "
-                    f"{1e3 * statistics.median(times):.2f} ms/call"
-                )
-                continue
-            for t in times:
-                results.runs.append(Run(workload, name, rep, t, accuracy=accs[name]))
+            acc = accs.get(name)  # None for the floor
+            results.runs += [Run(workload, name, rep, t, accuracy=acc) for t in times]
             log(
                 f"  rep {rep + 1}/{cfg.repeats} {name}: "
                 f"{1e3 * statistics.median(times):.2f} ms/call"
@@ -692,37 +688,35 @@ def run_memory(impls, cfg, results):
 # ---------------------------------------------------------------------------
 
 
+def _cpuinfo():
+    """``(key, value)`` pairs of /proc/cpuinfo, in order (none where it is
+    unavailable)."""
+    try:
+        with open("/proc/cpuinfo") as fh:
+            lines = fh.readlines()
+    except OSError:
+        return []
+    pairs = (line.partition(":") for line in lines)
+    return [(key.strip(), value.strip()) for key, _, value in pairs]
+
+
 def _cpu_model():
     physical = set()
     model = None
     current_physical = None
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                key, _, value = line.partition(":")
-                key, value = key.strip(), value.strip()
-                if key == "model name" and model is None:
-                    model = value
-                elif key == "physical id":
-                    current_physical = value
-                elif key == "core id":
-                    physical.add((current_physical, value))
-    except OSError:
-        pass
+    for key, value in _cpuinfo():
+        if key == "model name" and model is None:
+            model = value
+        elif key == "physical id":
+            current_physical = value
+        elif key == "core id":
+            physical.add((current_physical, value))
     return model or platform.processor() or "unknown", len(physical) or None
 
 
 def _cpu_flags():
     """The CPU feature flags of /proc/cpuinfo (empty where unavailable)."""
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                key, _, value = line.partition(":")
-                if key.strip() == "flags":
-                    return set(value.split())
-    except OSError:
-        pass
-    return set()
+    return next((set(v.split()) for k, v in _cpuinfo() if k == "flags"), set())
 
 
 # OpenBLAS core types whose kernels use AVX-512.
@@ -905,7 +899,7 @@ def timing_table(results, workloads):
             # The floor's ratio is the lowest any NumPy implementation can reach.
             vs_ref = f"{med / ref:.2f}x" if ref else ""
             vs_floor = f"{med / floor:.2f}x" if floor else ""
-            label = "floor (matmul only)" if impl == FLOOR else impl
+            label = FLOOR_LABEL if impl == FLOOR else impl
             lines.append(
                 f"| {workload} | {dtype} | {label} | {unit} | {_fmt(med * scale)} "
                 f"| {_fmt(min(vals) * scale)}-{_fmt(max(vals) * scale)} "
@@ -975,7 +969,7 @@ def sweep_tables(results):
         )
     for impl in ("skscratch", "sklearn", FLOOR):
         if any(r.impl == impl and r.workload == "sweep" for r in results.runs):
-            label = "floor (matmul only)" if impl == FLOOR else impl
+            label = FLOOR_LABEL if impl == FLOOR else impl
             lines += grid(
                 f"{label} median seconds:",
                 lambda p, impl=impl: _fmt(med(impl, p)) or "n/a",
