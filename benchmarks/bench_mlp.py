@@ -8,7 +8,7 @@ to stderr). See ``benchmarks/README.md`` for what each column means.
 
 Usage::
 
-    python benchmarks/bench_mlp.py                  # everything, ~20 min on 2 cores
+    python benchmarks/bench_mlp.py                  # everything, ~6 min on 2 cores
     python benchmarks/bench_mlp.py --quick          # smoke test, ~1 minute
     python benchmarks/bench_mlp.py --workloads adam32 --impls sklearn,torch
 """

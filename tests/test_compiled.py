@@ -1,10 +1,11 @@
-"""The compiled optimizer kernels against the NumPy code they replace.
+"""The compiled kernels against the NumPy code they replace.
 
 :mod:`skscratch.core.compiled` promises the NumPy code's numbers bit for bit;
-these tests hold it to that, on raw vectors, through blocks (as the
-data-parallel trainer's threads update them) and through whole fits. They
-need Numba (the ``fast`` extra), except the last one, which checks what a
-machine without it gets.
+these tests hold it to that: the optimizers on raw vectors, through blocks (as
+the data-parallel trainer's threads update them) and with the L2 penalty's
+gradient folded in; the forward pass's bias, relu and softmax, including
+NaN, infinities and signed zeros; and whole fits. They need Numba (the
+``fast`` extra), except the ones that check what a machine without it gets.
 """
 
 import warnings
@@ -14,7 +15,7 @@ import pytest
 from sklearn.datasets import load_digits
 
 from skscratch import ScratchMLPClassifier
-from skscratch.core import SGD, Adam, AdamW, build_mlp, compiled
+from skscratch.core import SGD, Adam, AdamW, Dense, build_mlp, compiled, get_activation
 
 needs_numba = pytest.mark.skipif(
     not compiled.available(),
@@ -30,13 +31,16 @@ def _trajectory(make, dtype, use_compiled):
     for _ in range(25):
         g = gradients.normal(size=params.size).astype(dtype)
         optimizer.begin_step(weight_decay=1e-2)
+        # An L2 penalty on the first 700 entries (a network's weights).
+        penalty = dict(penalty=0.25, n_penalised=700)
         if use_compiled:
-            # In two blocks, as the data-parallel trainer's threads do.
-            optimizer.update(params, g, slice(0, 512))
-            optimizer.update(params, g, slice(512, None))
+            # In two blocks, as the data-parallel trainer's threads do; the
+            # first ends inside the penalised part.
+            optimizer.update(params, g, slice(0, 512), **penalty)
+            optimizer.update(params, g, slice(512, None), **penalty)
         else:
             with compiled.disabled():
-                optimizer.update(params, g)
+                optimizer.update(params, g, **penalty)
     return params, optimizer
 
 
@@ -157,3 +161,152 @@ def test_compiled_l2_gradient_gives_the_numpy_code_bit_for_bit(dtype):
         results.append((value, net.grads.copy()))
     assert results[0][0] == results[1][0]
     np.testing.assert_array_equal(results[0][1], results[1][1])
+
+
+def _both(fn):
+    """``fn()`` with the kernels, then with the NumPy code."""
+    fast = fn()
+    with compiled.disabled():
+        reference = fn()
+    return fast, reference
+
+
+def _assert_same_bits(a, b):
+    assert a.dtype == b.dtype and a.shape == b.shape
+    # Compares NaN payloads and the sign of zeros too.
+    np.testing.assert_array_equal(a.view(f"u{a.itemsize}"), b.view(f"u{b.itemsize}"))
+
+
+def _awkward(dtype, shape):
+    """Values with NaN, infinities, both zeros and ties in some rows."""
+    z = np.random.default_rng(0).normal(size=shape).astype(dtype)
+    z[0, :3] = [np.nan, np.inf, -np.inf]
+    z[1, :] = -np.inf
+    z[2, :] = 0.0
+    z[2, ::2] = -0.0
+    z[3, :] = 7.0
+    z[4, -1] = np.nan
+    z[5, :2] = np.inf
+    return z
+
+
+@needs_numba
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("in_place", [True, False])
+@pytest.mark.parametrize("with_mask", [True, False], ids=["training", "inference"])
+def test_relu_kernels_give_the_numpy_code_bit_for_bit(dtype, in_place, with_mask):
+    relu = get_activation("relu")
+
+    def run():
+        z = _awkward(dtype, (9, 37))
+        out = z if in_place else np.empty_like(z)
+        mask = np.full_like(z, 5.0)
+        with np.errstate(invalid="ignore"):  # relu(-inf) = -inf * 0 is NaN
+            relu.forward(z, out=out, derivative=mask if with_mask else None)
+        return np.concatenate([out, mask, z])
+
+    _assert_same_bits(*_both(run))
+
+
+@needs_numba
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("in_place", [True, False])
+def test_softmax_kernel_gives_the_numpy_code_bit_for_bit(dtype, in_place):
+    softmax = get_activation("softmax")
+
+    def run():
+        z = _awkward(dtype, (8, 10))
+        out = z if in_place else np.empty_like(z)
+        with np.errstate(all="ignore"):
+            return softmax.forward(z, out=out).copy()
+
+    fast, reference = _both(run)
+    _assert_same_bits(fast, reference)
+    assert np.isnan(fast[[0, 1, 4]]).all()  # NaN or all -inf rows
+    np.testing.assert_allclose(fast[6:].sum(axis=1), 1, rtol=1e-6)
+
+
+@needs_numba
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_bias_kernel_gives_the_numpy_code_bit_for_bit(dtype):
+    def run():
+        layer = Dense(6, 11, dtype=dtype)
+        rng = np.random.default_rng(0)
+        layer.W[...] = rng.normal(size=layer.W.shape)
+        layer.b[...] = rng.normal(size=layer.b.shape)
+        layer.b[0] = np.inf
+        return layer.forward(rng.normal(size=(13, 6)).astype(dtype)).copy()
+
+    _assert_same_bits(*_both(run))
+
+
+@needs_numba
+def test_kernels_are_only_used_on_contiguous_arrays_of_one_dtype():
+    a = np.zeros((4, 6))
+    assert compiled.kernel_for("relu_with_mask", a, np.zeros((4, 6))) is not None
+    assert compiled.kernel_for("relu_with_mask", a[:, ::2], np.zeros((4, 3))) is None
+    assert compiled.kernel_for("relu_with_mask", a, a.astype(np.float32)) is None
+    assert compiled.kernel_for("relu", a.astype(np.float16)) is None
+    # And the layers still compute on such arrays, with NumPy.
+    relu = get_activation("relu")
+    z = np.arange(-6.0, 6.0).reshape(3, 4)[:, ::2]
+    mask = np.empty_like(z)
+    out = relu.forward(z, out=np.empty_like(z), derivative=mask)
+    np.testing.assert_array_equal(out, np.maximum(z, 0))
+    np.testing.assert_array_equal(mask, z > 0)
+    np.testing.assert_array_equal(relu.forward(z, np.empty_like(z)), out)
+
+
+@needs_numba
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_adam_kernel_skips_subnormal_squares_without_changing_a_bit(dtype):
+    # Gradients whose squares are subnormal (what the L2 term leaves on
+    # weights that no data moves), against sums of squares on both sides
+    # of the bound below which the kernel still adds them.
+    square_min, sum_min = compiled.adam_square_bounds(np.dtype(dtype))
+    info = np.finfo(dtype)
+    tiny_g = [square_min, square_min * 0.75, -square_min / 3, info.tiny, 0.0, -0.0]
+    sums = [0.0, info.tiny, sum_min, sum_min * 0.99, sum_min * 1.01, 1e-3]
+    grads = np.array([g for g in tiny_g for _ in sums] + [np.nan, np.inf, 0.1], dtype)
+    sq_sums = np.array([s for _ in tiny_g for s in sums] + [1e-3] * 3, dtype)
+    rng = np.random.default_rng(0)
+    start = rng.normal(size=grads.size).astype(dtype)
+
+    def run():
+        params = start.copy()
+        optimizer = Adam(params, 1e-3)
+        optimizer.sq_grad_sum[:] = sq_sums
+        optimizer.grad_sum[:] = grads
+        with np.errstate(all="ignore"):
+            for _ in range(3):
+                optimizer.begin_step()
+                optimizer.update(params, grads.copy(), penalty=0.5, n_penalised=4)
+        return np.concatenate([params, optimizer.grad_sum, optimizer.sq_grad_sum])
+
+    fast, reference = _both(run)
+    _assert_same_bits(fast, reference)
+
+
+@needs_numba
+def test_long_adam_run_with_subnormal_squares_matches_the_numpy_code():
+    # Digits has blank pixels: their weights feel only the L2 term, shrink
+    # fast under Adam, and after a thousand steps their gradients square to
+    # subnormal numbers, the case adam_loop shortcuts.
+    X, y = load_digits(return_X_y=True)
+    X = (X / 16.0).astype(np.float32)
+    params = dict(hidden_layer_sizes=(16,), batch_size=16, max_iter=12, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fast = ScratchMLPClassifier(**params).fit(X, y)
+        with compiled.disabled():
+            reference = ScratchMLPClassifier(**params).fit(X, y)
+    square_min, _ = compiled.adam_square_bounds(np.dtype(np.float32))
+    penalty_gradient = np.abs(fast.coefs_[0]) * (fast.alpha / 16)
+    assert (penalty_gradient < square_min).sum() > 30  # the case was met
+    for a, b in zip(
+        fast.coefs_ + fast.intercepts_,
+        reference.coefs_ + reference.intercepts_,
+        strict=True,
+    ):
+        _assert_same_bits(a, b)
+    assert fast.loss_curve_ == reference.loss_curve_

@@ -198,3 +198,38 @@ def test_block_updates_equal_a_whole_update():
             b.update(split, grads, slice(0, 20))
             b.update(split, grads, slice(20, 50))
         np.testing.assert_array_equal(whole, split)
+
+
+def test_penalty_gradient_is_added_before_the_rule():
+    # SGD without momentum, lr 0.1, penalty 0.5 on the first entry only:
+    # g0 = 0.2 + 0.5 * 1.0 = 0.7 -> p0 = 1 - 0.07 = 0.93; g1 = 0.2 -> p1 = 1.98.
+    params = np.array([1.0, 2.0])
+    grads = np.array([0.2, 0.2])
+    opt = SGD(params, learning_rate_init=0.1, momentum=0.0)
+    opt.begin_step()
+    opt.update(params, grads, penalty=0.5, n_penalised=1)
+    np.testing.assert_allclose(params, [0.93, 1.98])
+    # The gradient vector holds the penalised gradient afterwards.
+    np.testing.assert_allclose(grads, [0.7, 0.2])
+
+
+@pytest.mark.parametrize("cls", [SGD, Adam, AdamW, RMSprop])
+def test_penalised_update_equals_adding_the_gradient_first(cls):
+    """In blocks that straddle the end of the penalised part, as the
+    data-parallel trainer's threads call it."""
+    rng = np.random.default_rng(0)
+    start = rng.normal(size=50)
+    grads = rng.normal(size=(3, 50))
+    fused, reference = start.copy(), start.copy()
+    a, b = cls(fused, learning_rate_init=0.05), cls(reference, learning_rate_init=0.05)
+    for g in grads:
+        a.begin_step(weight_decay=0.1)
+        ga = g.copy()
+        a.update(fused, ga, slice(0, 20), penalty=0.3, n_penalised=30)
+        a.update(fused, ga, slice(20, 50), penalty=0.3, n_penalised=30)
+        b.begin_step(weight_decay=0.1)
+        gb = g.copy()
+        gb[:30] += reference[:30] * 0.3
+        b.update(reference, gb)
+        np.testing.assert_array_equal(ga, gb)
+    np.testing.assert_array_equal(fused, reference)

@@ -12,8 +12,10 @@ and it is meant to be read and used directly:
   vector, the objective and its gradient;
 - :mod:`~skscratch.core.initializers`: Glorot initialisation;
 - :mod:`~skscratch.core.optimizers`: SGD with momentum, Adam, AdamW, RMSprop;
-- :mod:`~skscratch.core.compiled`: the same update rules compiled with Numba
-  when it is installed (optional, bit-identical, faster);
+- :mod:`~skscratch.core.penalty`: the L2 penalty's value and gradient;
+- :mod:`~skscratch.core.compiled`: the update rules and a few element-wise
+  steps of the forward pass compiled with Numba when it is installed
+  (optional, bit-identical, faster);
 - :mod:`~skscratch.core.lbfgs`: full-batch L-BFGS through scipy;
 - :mod:`~skscratch.core.gradcheck`: finite-difference gradient checks;
 - :mod:`~skscratch.core.parallel`: one batch on several cores.

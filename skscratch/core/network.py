@@ -20,11 +20,11 @@ from itertools import pairwise
 
 import numpy as np
 
-from . import compiled
 from .activations import get_activation
 from .initializers import glorot_uniform
 from .layers import ActivationLayer, Dense, Dropout, _Buffer
 from .losses import get_loss
+from .penalty import add_l2_gradient, l2_penalty
 
 
 class Network:
@@ -302,7 +302,8 @@ class Network:
         return value
 
     def add_penalty(self, strength, block=slice(None), workspace=None):
-        """Add the L2 penalty ``strength/2 * ||W||^2`` to ``grads``.
+        """Add the L2 penalty ``strength/2 * ||W||^2``'s gradient to
+        ``grads``, and return its value.
 
         Parameters
         ----------
@@ -320,21 +321,40 @@ class Network:
         penalty : float
             The block's share of ``strength/2 * ||W||^2``.
         """
-        start, stop, _ = block.indices(self.params.size)
-        stop = min(stop, self.n_weights)
+        start, stop = self._weight_range(block)
         if start >= stop:
             return 0.0
+        if workspace is None:
+            workspace = self.penalty_scratch()
         weights = self.params[start:stop]
-        loop = compiled.kernel("l2_gradient", weights.dtype)
-        if loop is not None:  # the same arithmetic in one pass
-            loop(self.grads[start:stop], weights, weights.dtype.type(strength))
-        else:
-            if workspace is None:
-                workspace = self.penalty_scratch()
-            scratch = workspace[start:stop]
-            np.multiply(weights, strength, out=scratch)
-            self.grads[start:stop] += scratch
-        return 0.5 * strength * float(np.dot(weights, weights))
+        add_l2_gradient(
+            self.grads[start:stop], weights, strength, workspace[start:stop]
+        )
+        return l2_penalty(weights, strength)
+
+    def penalty(self, strength, block=slice(None)):
+        """The value of :meth:`add_penalty`, without touching ``grads`` (for
+        an optimizer that adds the gradient itself).
+
+        Parameters
+        ----------
+        strength : float
+        block : slice, default=slice(None)
+
+        Returns
+        -------
+        penalty : float
+        """
+        start, stop = self._weight_range(block)
+        if start >= stop:
+            return 0.0
+        return l2_penalty(self.params[start:stop], strength)
+
+    def _weight_range(self, block):
+        """Start and stop of the part of ``block`` that holds weights (the
+        biases come after them)."""
+        start, stop, _ = block.indices(self.params.size)
+        return start, min(stop, self.n_weights)
 
     def penalty_scratch(self):
         """The work vector of :meth:`add_penalty` (allocated on first use; a

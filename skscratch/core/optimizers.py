@@ -10,7 +10,10 @@ A step is two parts: :meth:`~Optimizer.begin_step` computes the step's scalars
 (Adam's bias-corrected rate) once, and :meth:`~Optimizer.update` applies the
 element-wise rule to any block of the vector. Because every element is updated
 independently, blocks can be updated in parallel threads
-(:mod:`skscratch.core.parallel` does).
+(:mod:`skscratch.core.parallel` does). ``update`` can also add the gradient
+of an L2 penalty first (see :mod:`skscratch.core.penalty`): the compiled
+kernels (:mod:`skscratch.core.compiled`) do it in the same pass over the
+vectors.
 
 The update rules are scikit-learn's, so a network trained here follows the
 same trajectory as scikit-learn's MLP given the same gradients.
@@ -19,6 +22,7 @@ same trajectory as scikit-learn's MLP given the same gradients.
 import numpy as np
 
 from . import compiled
+from .penalty import add_l2_gradient
 
 
 class LearningRateSchedule:
@@ -84,6 +88,11 @@ class LearningRateSchedule:
 class Optimizer:
     """Base class of the stochastic optimizers.
 
+    A subclass writes its rule in :meth:`_numpy_update` (and its scalars in
+    :meth:`begin_step`); it may also provide a compiled version in
+    :meth:`_compiled_update`. :meth:`update` picks one and handles the
+    penalty.
+
     Parameters
     ----------
     params : ndarray of shape (n_params,)
@@ -127,7 +136,7 @@ class Optimizer:
             ``decoupled_weight_decay``.
         """
 
-    def update(self, params, grads, block=slice(None)):
+    def update(self, params, grads, block=slice(None), penalty=0.0, n_penalised=0):
         """Apply the update rule to ``params[block]``.
 
         Parameters
@@ -137,7 +146,42 @@ class Optimizer:
         block : slice, default=slice(None)
             The part of the vectors to update; the optimizer's own state is
             read and written at the same positions.
+        penalty : float, default=0.0
+            Strength of an L2 penalty ``penalty/2 * ||params[:n_penalised]||^2``
+            (a network's weights come before its biases). Its gradient,
+            ``penalty * params``, is added to those entries of ``grads`` (in
+            place) before the rule runs.
+        n_penalised : int, default=0
+            How many leading entries of the whole vector the penalty covers.
         """
+        start, stop, _ = block.indices(params.size)
+        # How many of the block's leading entries the penalty covers.
+        n_block_penalised = (
+            min(max(n_penalised - start, 0), stop - start) if penalty else 0
+        )
+        params, grads = params[block], grads[block]
+        if self._compiled_update(params, grads, block, penalty, n_block_penalised):
+            return
+        if n_block_penalised:
+            add_l2_gradient(
+                grads[:n_block_penalised],
+                params[:n_block_penalised],
+                penalty,
+                self.workspace[block][:n_block_penalised],
+            )
+        self._numpy_update(params, grads, block)
+
+    def _compiled_update(self, params, grads, block, penalty, n_penalised):
+        """Run the rule's compiled kernel, which adds the penalty's gradient
+        to the first ``n_penalised`` entries in the same pass; False when
+        there is no kernel to run (see :func:`compiled.kernel
+        <skscratch.core.compiled.kernel>`). ``params`` and ``grads`` are
+        the block's views; ``block`` locates the optimizer's state."""
+        return False
+
+    def _numpy_update(self, params, grads, block):
+        """The rule in NumPy, on the block's views ``params`` and ``grads``
+        (the penalty's gradient is already in ``grads``)."""
         raise NotImplementedError
 
     def iteration_ends(self, time_step):
@@ -202,15 +246,19 @@ class SGD(Optimizer):
     def learning_rate(self):
         return self.schedule.learning_rate
 
-    def update(self, params, grads, block=slice(None)):
-        params, grads = params[block], grads[block]
+    def _compiled_update(self, params, grads, block, penalty, n_penalised):
+        loop = compiled.kernel("sgd", params.dtype)
+        if loop is None:
+            return False
+        t = params.dtype.type
+        v = self.velocity[block]
+        lr, mu = self.learning_rate, self.momentum
+        loop(params, grads, v, t(-lr), t(mu), self.nesterov, n_penalised, t(penalty))
+        return True
+
+    def _numpy_update(self, params, grads, block):
         v, s = self.velocity[block], self.workspace[block]
         lr, mu = self.learning_rate, self.momentum
-        loop = compiled.kernel("sgd", params.dtype)
-        if loop is not None:  # the same arithmetic in one pass
-            t = params.dtype.type
-            loop(params, grads, v, t(-lr), t(mu), self.nesterov)
-            return
         np.multiply(grads, -lr, out=s)  # s = -lr g
         v *= mu
         v += s  # v = mu v - lr g
@@ -300,26 +348,35 @@ class Adam(Optimizer):
         # A Python float, not a NumPy scalar: float32 vectors stay float32.
         self._lr = self._base_rate() * (1 - b2**self.t) ** 0.5 / (1 - b1**self.t)
 
-    def update(self, params, grads, block=slice(None)):
-        params, grads = params[block], grads[block]
-        s1, s2 = self.grad_sum[block], self.sq_grad_sum[block]
+    def _scalars(self):
+        """The step's ``eps_hat`` and ``step`` (see the class docstring)."""
         root = (1 - self.beta_2) ** 0.5
-        eps_hat = self.epsilon / root
-        step = self._lr * (1 - self.beta_1) / root
+        return self.epsilon / root, self._lr * (1 - self.beta_1) / root
+
+    def _compiled_update(self, params, grads, block, penalty, n_penalised):
         loop = compiled.kernel("adam", params.dtype)
-        if loop is not None:  # the same arithmetic in one pass
-            t = params.dtype.type
-            loop(
-                params,
-                grads,
-                s1,
-                s2,
-                t(self.beta_1),
-                t(self.beta_2),
-                t(eps_hat),
-                t(step),
-            )
-            return
+        if loop is None:
+            return False
+        t = params.dtype.type
+        eps_hat, step = self._scalars()
+        loop(
+            params,
+            grads,
+            self.grad_sum[block],
+            self.sq_grad_sum[block],
+            t(self.beta_1),
+            t(self.beta_2),
+            t(eps_hat),
+            t(step),
+            n_penalised,
+            t(penalty),
+            *compiled.adam_square_bounds(params.dtype),
+        )
+        return True
+
+    def _numpy_update(self, params, grads, block):
+        s1, s2 = self.grad_sum[block], self.sq_grad_sum[block]
+        eps_hat, step = self._scalars()
         scratch = self.workspace[block]
         s1 *= self.beta_1
         s1 += grads
@@ -391,12 +448,22 @@ class AdamW(Adam):
         super().begin_step()
         self._shrink = self._base_rate() * weight_decay
 
-    def update(self, params, grads, block=slice(None)):
+    def update(self, params, grads, block=slice(None), penalty=0.0, n_penalised=0):
         start, stop, _ = block.indices(params.size)
         decayed = min(stop, self.n_decayed)
         if self._shrink and start < decayed:
+            if penalty and start < n_penalised:
+                # The penalty's gradient at the weights before the decay.
+                end = min(stop, n_penalised)
+                add_l2_gradient(
+                    grads[start:end],
+                    params[start:end],
+                    penalty,
+                    self.workspace[start:end],
+                )
+                penalty = 0.0
             params[start:decayed] *= 1.0 - self._shrink
-        super().update(params, grads, block)
+        super().update(params, grads, block, penalty, n_penalised)
 
     def iteration_ends(self, time_step):
         self.schedule.iteration_ends(time_step)
@@ -464,8 +531,7 @@ class RMSprop(Optimizer):
         self._step = self.learning_rate / k
         self._eps = self.epsilon / k
 
-    def update(self, params, grads, block=slice(None)):
-        params, grads = params[block], grads[block]
+    def _numpy_update(self, params, grads, block):
         s2, scratch = self.sq_grad_sum[block], self.workspace[block]
         np.multiply(grads, grads, out=scratch)
         s2 *= self.rho

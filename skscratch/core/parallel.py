@@ -363,11 +363,12 @@ class DataParallel:
         value = sum(self._map(forward_backward, n))
 
         # Phase 2: each thread takes a block of the parameter vector: sums
-        # the replicas' gradients, adds the penalty, updates.
+        # the replicas' gradients, adds the L2 penalty's gradient, updates.
         # An optimizer with decoupled weight decay (AdamW) applies alpha
         # itself; the objective then has no penalty term.
         decoupled = optimizer is not None and optimizer.decoupled_weight_decay
         penalised = alpha and not decoupled
+        strength = alpha / weight_sum if penalised else 0.0
         if optimizer is not None:
             optimizer.begin_step(weight_decay=alpha if decoupled else 0.0)
         blocks = _blocks(net.params.size, n)
@@ -377,12 +378,13 @@ class DataParallel:
             grads = net.grads[block]
             for replica in self.replicas[1:n]:
                 grads += replica.grads[block]
-            penalty = 0.0
-            if penalised:
-                workspace = None if optimizer is None else optimizer.workspace
-                penalty = net.add_penalty(alpha / weight_sum, block, workspace)
-            if optimizer is not None:
-                optimizer.update(net.params, net.grads, block)
+            if optimizer is None:
+                return net.add_penalty(strength, block) if penalised else 0.0
+            # The value at the weights the batch saw, before the step. The
+            # optimizer adds the penalty's gradient itself: its compiled
+            # kernel does it in the pass it makes anyway.
+            penalty = net.penalty(strength, block) if penalised else 0.0
+            optimizer.update(net.params, net.grads, block, strength, net.n_weights)
             return penalty
 
         return value + sum(self._map(reduce_and_update, n))
