@@ -301,7 +301,7 @@ class Network:
             value += self.add_penalty(alpha / weight_sum)
         return value
 
-    def add_penalty(self, strength, block=slice(None), workspace=None):
+    def add_penalty(self, strength, block=slice(None)):
         """Add the L2 penalty ``strength/2 * ||W||^2``'s gradient to
         ``grads``, and return its value.
 
@@ -312,9 +312,6 @@ class Network:
         block : slice, default=slice(None)
             Only the part of the parameter vector in this block (the biases,
             which are not penalised, are skipped).
-        workspace : ndarray of shape (n_params,), optional
-            A free vector to compute in (an optimizer's, between its steps);
-            by default one of the network's own.
 
         Returns
         -------
@@ -324,12 +321,9 @@ class Network:
         start, stop = self._weight_range(block)
         if start >= stop:
             return 0.0
-        if workspace is None:
-            workspace = self.penalty_scratch()
         weights = self.params[start:stop]
-        add_l2_gradient(
-            self.grads[start:stop], weights, strength, workspace[start:stop]
-        )
+        scratch = self.penalty_scratch()[start:stop]
+        add_l2_gradient(self.grads[start:stop], weights, strength, scratch)
         return l2_penalty(weights, strength)
 
     def penalty(self, strength, block=slice(None)):

@@ -106,8 +106,8 @@ class Optimizer:
 
     def __init__(self, params, learning_rate_init):
         self.learning_rate_init = float(learning_rate_init)
-        # Stands in for every temporary of a step. Between steps it is free,
-        # so the trainer lends it to the penalty computation too.
+        # Stands in for every temporary of a step, the L2 penalty's gradient
+        # included (see update).
         self.workspace = np.empty_like(params)
 
     @property
