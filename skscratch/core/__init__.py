@@ -18,7 +18,8 @@ and it is meant to be read and used directly:
   (optional, bit-identical, faster);
 - :mod:`~skscratch.core.lbfgs`: full-batch L-BFGS through scipy;
 - :mod:`~skscratch.core.gradcheck`: finite-difference gradient checks;
-- :mod:`~skscratch.core.parallel`: one batch on several cores.
+- :mod:`~skscratch.core.parallel`: one batch on several cores;
+- :mod:`~skscratch.core.memory`: arrays aligned on cache lines.
 
 For example, a two-layer network built by hand, its gradient on a batch, and
 that gradient checked against finite differences:

@@ -24,6 +24,7 @@ import scipy.sparse as sp
 
 from . import compiled
 from .activations import get_activation
+from .memory import aligned_empty
 
 
 class _Buffer:
@@ -41,7 +42,7 @@ class _Buffer:
     def rows(self, n_rows, n_cols, dtype):
         a = self._array
         if a is None or a.shape[0] < n_rows or a.shape[1] != n_cols or a.dtype != dtype:
-            a = self._array = np.empty((n_rows, n_cols), dtype=dtype)
+            a = self._array = aligned_empty((n_rows, n_cols), dtype)
         return a[:n_rows]
 
     def release(self):

@@ -24,6 +24,7 @@ from .activations import get_activation
 from .initializers import glorot_uniform
 from .layers import ActivationLayer, Dense, Dropout, _Buffer
 from .losses import get_loss
+from .memory import aligned_empty, aligned_zeros
 from .penalty import add_l2_gradient, l2_penalty
 
 
@@ -65,8 +66,8 @@ class Network:
                 raise ValueError("params does not fit these layers.")
             self.params = params
         else:
-            self.params = np.zeros(n_weights + n_biases, dtype=self.dtype)
-        self.grads = np.zeros_like(self.params)
+            self.params = aligned_zeros(n_weights + n_biases, self.dtype)
+        self.grads = aligned_zeros(self.params.shape, self.dtype)
         w_at, b_at = 0, n_weights
         for d in self.dense_layers:
             w_end, b_end = w_at + d.n_in * d.n_out, b_at + d.n_out
@@ -354,7 +355,7 @@ class Network:
         """The work vector of :meth:`add_penalty` (allocated on first use; a
         caller about to run blocks in parallel threads asks for it first)."""
         if self._scratch is None:
-            self._scratch = np.empty(self.n_weights, dtype=self.dtype)
+            self._scratch = aligned_empty(self.n_weights, self.dtype)
         return self._scratch
 
     def predict(self, X, output_activation, batch_size=4096):

@@ -22,6 +22,7 @@ same trajectory as scikit-learn's MLP given the same gradients.
 import numpy as np
 
 from . import compiled
+from .memory import aligned_empty, aligned_zeros
 from .penalty import add_l2_gradient
 
 
@@ -108,7 +109,7 @@ class Optimizer:
         self.learning_rate_init = float(learning_rate_init)
         # Stands in for every temporary of a step, the L2 penalty's gradient
         # included (see update).
-        self.workspace = np.empty_like(params)
+        self.workspace = aligned_empty(params.shape, params.dtype)
 
     @property
     def learning_rate(self):
@@ -200,8 +201,14 @@ class Optimizer:
 
     def __setstate__(self, state):
         self.__dict__.update(state)
-        like = next(v for v in state.values() if isinstance(v, np.ndarray))
-        self.workspace = np.empty_like(like)
+        like = None
+        for key, value in state.items():
+            if isinstance(value, np.ndarray):
+                # Back on a cache-line boundary (see skscratch.core.memory):
+                # unpickled arrays are only 16-byte aligned.
+                like = self.__dict__[key] = aligned_empty(value.shape, value.dtype)
+                like[...] = value
+        self.workspace = aligned_empty(like.shape, like.dtype)
 
 
 class SGD(Optimizer):
@@ -240,7 +247,7 @@ class SGD(Optimizer):
         self.schedule = LearningRateSchedule(learning_rate_init, lr_schedule, power_t)
         self.momentum = float(momentum)
         self.nesterov = bool(nesterov)
-        self.velocity = np.zeros_like(params)
+        self.velocity = aligned_zeros(params.shape, params.dtype)
 
     @property
     def learning_rate(self):
@@ -322,8 +329,8 @@ class Adam(Optimizer):
         self.beta_2 = float(beta_2)
         self.epsilon = float(epsilon)
         self.t = 0
-        self.grad_sum = np.zeros_like(params)
-        self.sq_grad_sum = np.zeros_like(params)
+        self.grad_sum = aligned_zeros(params.shape, params.dtype)
+        self.sq_grad_sum = aligned_zeros(params.shape, params.dtype)
         self._lr = self.learning_rate_init
 
     @property
@@ -512,7 +519,7 @@ class RMSprop(Optimizer):
         self.epsilon = float(epsilon)
         self.schedule = LearningRateSchedule(learning_rate_init, lr_schedule, power_t)
         self.t = 0
-        self.sq_grad_sum = np.zeros_like(params)
+        self.sq_grad_sum = aligned_zeros(params.shape, params.dtype)
         self._step = self._eps = 0.0
 
     @property

@@ -1,0 +1,87 @@
+"""Cache-line aligned allocation of the core's vectors and buffers."""
+
+import pickle
+
+import numpy as np
+import pytest
+
+from skscratch.core import build_mlp
+from skscratch.core.memory import CACHE_LINE, aligned_empty, aligned_zeros
+from skscratch.core.optimizers import SGD, Adam, AdamW, RMSprop
+
+
+def _offset(array):
+    return array.ctypes.data % CACHE_LINE
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [0, 1, 7, 235146, (3, 5), (200, 784), (0, 4)])
+def test_aligned_arrays_have_the_shape_dtype_and_alignment_asked_for(shape, dtype):
+    for _ in range(5):  # several allocations: NumPy's own offsets vary
+        empty = aligned_empty(shape, dtype)
+        zeros = aligned_zeros(shape, dtype)
+        expected = (shape,) if np.ndim(shape) == 0 else shape
+        for array in (empty, zeros):
+            assert array.shape == expected
+            assert array.dtype == dtype
+            assert array.flags.c_contiguous and array.flags.writeable
+            # An empty array has no data to align (NumPy may point it anywhere).
+            assert array.size == 0 or _offset(array) == 0
+        assert not zeros.any()
+        # Writes go where a plain array's would.
+        empty[...] = np.arange(empty.size, dtype=dtype).reshape(expected)
+        assert np.array_equal(empty.ravel(), np.arange(empty.size, dtype=dtype))
+
+
+def test_other_alignments():
+    for alignment in (16, 32, 128, 4096):
+        array = aligned_empty(1000, np.float64, alignment=alignment)
+        assert array.ctypes.data % alignment == 0
+
+
+def test_network_vectors_and_layer_buffers_are_aligned():
+    net = build_mlp([784, 256, 128, 10], "relu", dtype=np.float32)
+    assert _offset(net.params) == 0
+    assert _offset(net.grads) == 0
+    assert _offset(net.penalty_scratch()) == 0
+    X = np.random.default_rng(0).random((200, 784), dtype=np.float32)
+    Y = np.eye(10, dtype=np.float32)[np.arange(200) % 10]
+    net.loss_and_gradient(X, Y, "log_loss", alpha=1e-4)
+    hidden = net.forward(X, training=True)
+    assert _offset(hidden) == 0
+    for layer in net.dense_layers:
+        assert _offset(layer._out.rows(200, layer.n_out, net.dtype)) == 0
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda p: SGD(p, 0.1, momentum=0.9),
+        lambda p: Adam(p),
+        lambda p: AdamW(p),
+        lambda p: RMSprop(p),
+    ],
+    ids=["sgd", "adam", "adamw", "rmsprop"],
+)
+def test_optimizer_state_is_aligned_and_stays_so_through_pickle(make):
+    params = aligned_zeros(1001, np.float32)
+    optimizer = make(params)
+    grads = np.linspace(-1, 1, params.size, dtype=np.float32)
+    optimizer.begin_step()
+    optimizer.update(params, grads, slice(None))
+    state = {k: v for k, v in vars(optimizer).items() if isinstance(v, np.ndarray)}
+    assert state and all(_offset(v) == 0 for v in state.values())
+
+    copy = pickle.loads(pickle.dumps(optimizer))
+    copied = {k: v for k, v in vars(copy).items() if isinstance(v, np.ndarray)}
+    assert copied.keys() == state.keys()
+    for key, value in copied.items():
+        assert _offset(value) == 0, key
+        if key != "workspace":  # scratch space: not kept, only re-created
+            np.testing.assert_array_equal(value, state[key])
+    # The copy goes on exactly as the original does.
+    twin = params.copy()
+    for opt, p in ((optimizer, params), (copy, twin)):
+        opt.begin_step()
+        opt.update(p, grads, slice(None))
+    np.testing.assert_array_equal(params, twin)
