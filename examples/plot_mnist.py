@@ -6,7 +6,7 @@ A multi-layer perceptron, nothing else: no convolutions, no data
 augmentation, no ensembling. Two hidden layers of 512 ReLU units, dropout,
 float32 data and two phases of Adam (a short one with a smaller learning rate
 to finish) reach 98.6-98.7 % test accuracy on MNIST (98.61 %, 98.73 % and
-98.66 % with seeds 0, 1 and 2), in 42-48 seconds of training on two CPU
+98.66 % with seeds 0, 1 and 2), in 42-50 seconds of training on two CPU
 cores with the ``fast`` extra installed. Without Numba the NumPy code splits
 each batch of this network over two threads, which adds the gradients in
 another order: the numbers differ in the last digits (98.63 % for seed 0).
