@@ -17,14 +17,20 @@ vectors, the layers' work buffers and the gathered batches are therefore
 allocated here.
 """
 
+import math
+
 import numpy as np
 
 CACHE_LINE = 64
+# Below this many bytes an array is returned as NumPy allocates it: a loop
+# over it is too short for split loads to matter, and aligning costs a few
+# microseconds per allocation (a prediction on one row allocates several).
+SMALL = 16384
 
 
 def aligned_empty(shape, dtype, alignment=CACHE_LINE):
     """An uninitialised C-ordered array whose data starts at a multiple of
-    ``alignment`` bytes.
+    ``alignment`` bytes (when it holds at least :data:`SMALL` bytes).
 
     Parameters
     ----------
@@ -37,13 +43,15 @@ def aligned_empty(shape, dtype, alignment=CACHE_LINE):
     -------
     array : ndarray of shape ``shape``
         A view into a slightly larger byte buffer (its ``base``), which it
-        keeps alive.
+        keeps alive; a plain array below :data:`SMALL` bytes.
     """
     dtype = np.dtype(dtype)
-    shape = (shape,) if np.ndim(shape) == 0 else tuple(shape)
-    n_bytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    shape = (int(shape),) if isinstance(shape, int | np.integer) else tuple(shape)
+    n_bytes = math.prod(shape) * dtype.itemsize
+    if n_bytes < SMALL:
+        return np.empty(shape, dtype)
     raw = np.empty(n_bytes + alignment, dtype=np.uint8)
-    start = -raw.ctypes.data % alignment
+    start = -raw.__array_interface__["data"][0] % alignment
     return raw[start : start + n_bytes].view(dtype).reshape(shape)
 
 
