@@ -16,6 +16,8 @@ from sklearn.datasets import load_digits
 
 from skscratch import ScratchMLPClassifier
 from skscratch.core import SGD, Adam, AdamW, Dense, build_mlp, compiled, get_activation
+from skscratch.core.activations import MAX_ROW_MAX_KERNEL_COLUMNS
+from skscratch.core.layers import MIN_BIAS_KERNEL_SIZE
 
 needs_numba = pytest.mark.skipif(
     not compiled.available(),
@@ -171,6 +173,21 @@ def _both(fn):
     return fast, reference
 
 
+def _kernels_requested(monkeypatch, fn):
+    """The names of the kernels ``fn()`` asks :func:`compiled.kernel_for` for."""
+    names = []
+    real = compiled.kernel_for
+
+    def spy(name, *arrays):
+        names.append(name)
+        return real(name, *arrays)
+
+    monkeypatch.setattr(compiled, "kernel_for", spy)
+    fn()
+    monkeypatch.setattr(compiled, "kernel_for", real)
+    return names
+
+
 def _assert_same_bits(a, b):
     assert a.dtype == b.dtype and a.shape == b.shape
     # Compares NaN payloads and the sign of zeros too.
@@ -211,33 +228,54 @@ def test_relu_kernels_give_the_numpy_code_bit_for_bit(dtype, in_place, with_mask
 @needs_numba
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("in_place", [True, False])
-def test_softmax_kernel_gives_the_numpy_code_bit_for_bit(dtype, in_place):
+@pytest.mark.parametrize("n_columns", [10, MAX_ROW_MAX_KERNEL_COLUMNS])
+def test_softmax_kernel_gives_the_numpy_code_bit_for_bit(
+    dtype, in_place, n_columns, monkeypatch
+):
     softmax = get_activation("softmax")
 
     def run():
-        z = _awkward(dtype, (8, 10))
+        z = _awkward(dtype, (8, n_columns))
         out = z if in_place else np.empty_like(z)
         with np.errstate(all="ignore"):
             return softmax.forward(z, out=out).copy()
 
     fast, reference = _both(run)
     _assert_same_bits(fast, reference)
+    assert "subtract_row_max" in _kernels_requested(monkeypatch, run)
     assert np.isnan(fast[[0, 1, 4]]).all()  # NaN or all -inf rows
     np.testing.assert_allclose(fast[6:].sum(axis=1), 1, rtol=1e-6)
 
 
 @needs_numba
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_bias_kernel_gives_the_numpy_code_bit_for_bit(dtype):
+def test_bias_kernel_gives_the_numpy_code_bit_for_bit(dtype, monkeypatch):
     def run():
         layer = Dense(6, 11, dtype=dtype)
         rng = np.random.default_rng(0)
         layer.W[...] = rng.normal(size=layer.W.shape)
         layer.b[...] = rng.normal(size=layer.b.shape)
         layer.b[0] = np.inf
-        return layer.forward(rng.normal(size=(13, 6)).astype(dtype)).copy()
+        # Enough rows for the kernel to be used (see MIN_BIAS_KERNEL_SIZE).
+        n_rows = MIN_BIAS_KERNEL_SIZE // layer.n_out + 1
+        return layer.forward(rng.normal(size=(n_rows, 6)).astype(dtype)).copy()
 
     _assert_same_bits(*_both(run))
+    assert "add_bias" in _kernels_requested(monkeypatch, run)
+
+
+def test_small_outputs_and_wide_softmax_rows_use_the_numpy_code(monkeypatch):
+    # Where the kernels were measured slower (see the constants' comments).
+    layer = Dense(6, 11)
+    small = np.ones((MIN_BIAS_KERNEL_SIZE // 11 - 1, 6))
+    assert "add_bias" not in _kernels_requested(
+        monkeypatch, lambda: layer.forward(small)
+    )
+    z = np.zeros((3, MAX_ROW_MAX_KERNEL_COLUMNS + 1))
+    softmax = get_activation("softmax")
+    requested = _kernels_requested(monkeypatch, lambda: softmax.forward(z, out=z))
+    assert "subtract_row_max" not in requested
+    np.testing.assert_allclose(z, 1 / z.shape[1])
 
 
 @needs_numba

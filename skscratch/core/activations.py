@@ -190,6 +190,14 @@ class Exp(Activation):
         return grad
 
 
+# Softmax's compiled row maximum is faster than NumPy's up to about this many
+# columns (200 rows: 1.6 against 10.8 us for 10 columns, 10.3 against 10.9 for
+# 50, 25.8 against 14.7 for 100): it tests each entry for NaN, which keeps the
+# compiler from vectorizing the loop, while NumPy's reduction is vectorized
+# but slow to set up for short rows.
+MAX_ROW_MAX_KERNEL_COLUMNS = 48
+
+
 class Softmax(Activation):
     """Row-wise ``f(z)_k = exp(z_k) / sum_j exp(z_j)``.
 
@@ -207,7 +215,9 @@ class Softmax(Activation):
     name = "softmax"
 
     def forward(self, z, out):
-        loop = compiled.kernel_for("subtract_row_max", z, out)
+        loop = None
+        if z.shape[1] <= MAX_ROW_MAX_KERNEL_COLUMNS:
+            loop = compiled.kernel_for("subtract_row_max", z, out)
         if loop is not None:
             # NumPy's max over a few columns costs more than the rest of
             # softmax together; a maximum is exact, so the result is the same.

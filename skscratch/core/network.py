@@ -379,8 +379,16 @@ class Network:
         """
         f = get_activation(output_activation)
         n = X.shape[0]
-        out = np.empty((n, self.dense_layers[-1].n_out), dtype=self.dtype)
         workspaces = [_Buffer() for _ in self.layers]
+        if n <= batch_size:
+            # One block: the last layer's output is a buffer of this call, so
+            # the output activation can run on it in place and it can be
+            # returned as is (no copy, and X is not sliced: a sparse slice is
+            # a copy).
+            z = self.forward(X, training=False, workspaces=workspaces)
+            if z is not X:
+                return f.forward(z, out=z)
+        out = np.empty((n, self.dense_layers[-1].n_out), dtype=self.dtype)
         for start in range(0, n, batch_size):
             stop = min(start + batch_size, n)
             z = self.forward(X[start:stop], training=False, workspaces=workspaces)
