@@ -5,7 +5,7 @@ import pickle
 import numpy as np
 import pytest
 
-from skscratch.core import build_mlp
+from skscratch.core import build_mlp, compiled
 from skscratch.core.memory import CACHE_LINE, SMALL, aligned_empty, aligned_zeros
 from skscratch.core.optimizers import SGD, Adam, AdamW, RMSprop
 
@@ -57,6 +57,14 @@ def test_network_vectors_and_layer_buffers_are_aligned():
         assert _offset(layer._out.rows(200, layer.n_out, net.dtype)) == 0
 
 
+def _state_arrays(optimizer):
+    return {
+        k: v
+        for k, v in vars(optimizer).items()
+        if isinstance(v, np.ndarray) and k != "_workspace"
+    }
+
+
 @pytest.mark.parametrize(
     "make",
     [
@@ -73,19 +81,58 @@ def test_optimizer_state_is_aligned_and_stays_so_through_pickle(make):
     grads = np.linspace(-1, 1, params.size, dtype=np.float32)
     optimizer.begin_step()
     optimizer.update(params, grads, slice(None))
-    state = {k: v for k, v in vars(optimizer).items() if isinstance(v, np.ndarray)}
+    assert _offset(optimizer.workspace) == 0  # scratch space, made on demand
+    state = _state_arrays(optimizer)
     assert state and all(_offset(v) == 0 for v in state.values())
 
     copy = pickle.loads(pickle.dumps(optimizer))
-    copied = {k: v for k, v in vars(copy).items() if isinstance(v, np.ndarray)}
+    assert copy._workspace is None  # never pickled
+    copied = _state_arrays(copy)
     assert copied.keys() == state.keys()
     for key, value in copied.items():
         assert _offset(value) == 0, key
-        if key != "workspace":  # scratch space: not kept, only re-created
-            np.testing.assert_array_equal(value, state[key])
+        np.testing.assert_array_equal(value, state[key])
     # The copy goes on exactly as the original does.
     twin = params.copy()
     for opt, p in ((optimizer, params), (copy, twin)):
         opt.begin_step()
         opt.update(p, grads, slice(None))
     np.testing.assert_array_equal(params, twin)
+
+
+@pytest.mark.parametrize("make", [lambda p: SGD(p, 0.1, momentum=0.9), Adam])
+def test_optimizer_workspace_is_only_made_for_the_numpy_code(make):
+    # The compiled kernels need no scratch vector: none is allocated (it is
+    # as large as the parameters). The NumPy code makes it on first use.
+    runs = {}
+    for use_kernels in (True, False):
+        params = np.ones(5000)
+        grads = np.linspace(-1, 1, 5000)  # the penalty is added in place
+        optimizer = make(params)
+        optimizer.begin_step()
+        if use_kernels:
+            if not compiled.available():
+                continue
+            optimizer.update(params, grads, penalty=0.1, n_penalised=3000)
+            assert optimizer._workspace is None
+        else:
+            with compiled.disabled():
+                optimizer.update(params, grads, penalty=0.1, n_penalised=3000)
+            assert optimizer._workspace is not None
+        runs[use_kernels] = params
+    if len(runs) == 2:
+        np.testing.assert_array_equal(runs[True], runs[False])
+
+
+def test_stochastic_training_allocates_no_penalty_scratch():
+    # The L2 term's gradient goes into the optimizer's pass: the network's
+    # scratch vector for it is only for L-BFGS (no optimizer).
+    from sklearn.datasets import load_digits
+
+    from skscratch import ScratchMLPClassifier
+
+    X, y = load_digits(return_X_y=True)
+    clf = ScratchMLPClassifier(hidden_layer_sizes=(20,), max_iter=2, random_state=0)
+    with pytest.warns(Warning):
+        clf.fit(X, y)
+    assert clf._network_for_training()._scratch is None

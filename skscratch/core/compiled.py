@@ -37,6 +37,11 @@ which otherwise doubled the cost of Adam's step from the third MNIST epoch
 on. Functions whose compiled result could differ in the last bit (``exp``,
 ``log``, sums) are left to NumPy.
 
+The one exception is the first layer's products on compressed rows
+(:mod:`skscratch.core.compressed`): they have no NumPy counterpart to match
+(BLAS's order of summation is its own), and agree with the dense products to
+rounding.
+
 The first call for a dtype compiles the kernel, in about half a second;
 Numba caches the result on disk, and later processes load it in about a
 quarter of a second. The kernels release the GIL, so threads updating
@@ -211,6 +216,126 @@ def subtract_row_max_loop(z, out):
             out[i, j] = z[i, j] - top
 
 
+def compress_rows_loop(X, indptr, indices, values):
+    """Store the rows of the C-ordered matrix ``X`` by their nonzero entries
+    (compressed sparse rows): row ``i``'s are ``values[indptr[i]:indptr[i+1]]``
+    in the columns ``indices[...]``.
+
+    Returns the number of nonzero entries. Entries are only written while
+    they fit in ``values``; a result larger than its size means the caller
+    must grow the arrays and call again. NaN counts as nonzero.
+    """
+    n_rows, n_cols = X.shape
+    capacity = values.shape[0]
+    nnz = 0
+    indptr[0] = 0
+    for i in range(n_rows):
+        if nnz + n_cols <= capacity:
+            # Every entry is written and the count moves on only past a
+            # nonzero: no branch to mispredict, about 40% faster on MNIST rows.
+            for j in range(n_cols):
+                v = X[i, j]
+                indices[nnz] = j
+                values[nnz] = v
+                nnz += v != 0
+        else:
+            for j in range(n_cols):
+                v = X[i, j]
+                if v != 0:
+                    if nnz < capacity:
+                        indices[nnz] = j
+                        values[nnz] = v
+                    nnz += 1
+        indptr[i + 1] = nnz
+    return nnz
+
+
+def sparse_dot_loop(indptr, indices, values, W, out):
+    """``out = X @ W`` for ``X`` stored as by :func:`compress_rows_loop`.
+
+    Row ``i`` of the result is the sum of the rows of ``W`` picked by the
+    nonzero entries of row ``i`` of ``X``, scaled by them. Four entries are
+    taken at a time: the row of ``out`` is then read and written once per
+    four rows of ``W`` instead of once per row.
+    """
+    n_out = W.shape[1]
+    zero = out.dtype.type(0)
+    for i in range(out.shape[0]):
+        o = out[i]
+        for k in range(n_out):
+            o[k] = zero
+        p = indptr[i]
+        end = indptr[i + 1]
+        while p + 4 <= end:
+            v0, v1, v2, v3 = values[p], values[p + 1], values[p + 2], values[p + 3]
+            w0, w1 = W[indices[p]], W[indices[p + 1]]
+            w2, w3 = W[indices[p + 2]], W[indices[p + 3]]
+            for k in range(n_out):
+                o[k] += (v0 * w0[k] + v1 * w1[k]) + (v2 * w2[k] + v3 * w3[k])
+            p += 4
+        while p < end:
+            v0 = values[p]
+            w0 = W[indices[p]]
+            for k in range(n_out):
+                o[k] += v0 * w0[k]
+            p += 1
+
+
+def transpose_compressed_loop(indptr, indices, values, colptr, rows, cvalues):
+    """The column-wise form (compressed sparse columns) of the rows stored by
+    :func:`compress_rows_loop`: column ``j``'s nonzero entries are
+    ``cvalues[colptr[j]:colptr[j+1]]``, in the rows ``rows[...]``, in order.
+    ``colptr`` has one entry more than ``X`` has columns."""
+    n_cols = colptr.shape[0] - 1
+    n_rows = indptr.shape[0] - 1
+    for j in range(n_cols + 1):
+        colptr[j] = 0
+    for p in range(indptr[n_rows]):
+        colptr[indices[p] + 1] += 1
+    for j in range(n_cols):
+        colptr[j + 1] += colptr[j]
+    # colptr[j] serves as column j's write position, which leaves it at the
+    # start of column j + 1; shifting by one afterwards restores the starts.
+    for i in range(n_rows):
+        for p in range(indptr[i], indptr[i + 1]):
+            j = indices[p]
+            q = colptr[j]
+            rows[q] = i
+            cvalues[q] = values[p]
+            colptr[j] = q + 1
+    for j in range(n_cols, 0, -1):
+        colptr[j] = colptr[j - 1]
+    colptr[0] = 0
+
+
+def sparse_transpose_dot_loop(colptr, rows, cvalues, D, out):
+    """``out = X.T @ D`` for ``X`` in the column-wise form of
+    :func:`transpose_compressed_loop`: row ``j`` of the result sums the rows
+    of ``D`` picked by column ``j``'s nonzero entries, scaled by them (four
+    at a time, as in :func:`sparse_dot_loop`)."""
+    n_out = D.shape[1]
+    zero = out.dtype.type(0)
+    for j in range(out.shape[0]):
+        o = out[j]
+        for k in range(n_out):
+            o[k] = zero
+        p = colptr[j]
+        end = colptr[j + 1]
+        while p + 4 <= end:
+            v0, v1, v2, v3 = cvalues[p], cvalues[p + 1], cvalues[p + 2], cvalues[p + 3]
+            d0, d1 = D[rows[p]], D[rows[p + 1]]
+            d2, d3 = D[rows[p + 2]], D[rows[p + 3]]
+            for k in range(n_out):
+                o[k] += (v0 * d0[k] + v1 * d1[k]) + (v2 * d2[k] + v3 * d3[k])
+            p += 4
+        while p < end:
+            v0 = cvalues[p]
+            d0 = D[rows[p]]
+            for k in range(n_out):
+                o[k] += v0 * d0[k]
+            p += 1
+
+
 def _build_kernels():
     import numba
 
@@ -227,6 +352,10 @@ def _build_kernels():
             "relu": jit(relu_loop),
             "relu_with_mask": jit(relu_with_mask_loop),
             "subtract_row_max": jit(subtract_row_max_loop),
+            "compress_rows": jit(compress_rows_loop),
+            "sparse_dot": jit(sparse_dot_loop),
+            "transpose_compressed": jit(transpose_compressed_loop),
+            "sparse_transpose_dot": jit(sparse_transpose_dot_loop),
         }
 
     try:
@@ -304,8 +433,10 @@ def kernel(name, dtype):
     dtype is not float32 or float64, the two the kernels are tested on.
 
     ``name`` is the function's name without ``_loop``: ``'adam'``, ``'sgd'``,
-    ``'l2_gradient'``, ``'add_bias'``, ``'relu'``, ``'relu_with_mask'`` or
-    ``'subtract_row_max'``.
+    ``'l2_gradient'``, ``'add_bias'``, ``'relu'``, ``'relu_with_mask'``,
+    ``'subtract_row_max'``, or one of the compressed-rows kernels used by
+    :mod:`skscratch.core.compressed`: ``'compress_rows'``, ``'sparse_dot'``,
+    ``'transpose_compressed'``, ``'sparse_transpose_dot'``.
     """
     if np.dtype(dtype) not in _DTYPES or not enabled():
         return None

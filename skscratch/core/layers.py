@@ -24,6 +24,7 @@ import scipy.sparse as sp
 
 from . import compiled
 from .activations import get_activation
+from .compressed import CompressedRows
 from .memory import aligned_empty
 
 # The compiled bias addition pays from about this many output entries: 6.0
@@ -71,7 +72,9 @@ class Layer:
 
         Parameters
         ----------
-        x : ndarray or sparse matrix of shape (n_samples, n_in)
+        x : ndarray, sparse matrix or CompressedRows of shape (n_samples, n_in)
+            A :class:`~skscratch.core.compressed.CompressedRows` block is
+            accepted by :class:`Dense` only.
         training : bool, default=True
             When True, keep what :meth:`backward` needs.
         workspace : _Buffer, optional
@@ -212,7 +215,9 @@ class Dense(Layer):
 
     def forward(self, x, training=True, workspace=None):
         out = (workspace or self._out).rows(x.shape[0], self.n_out, self.dtype)
-        if sp.issparse(x):
+        if isinstance(x, CompressedRows):
+            x.dot(self.W, out)
+        elif sp.issparse(x):
             out[...] = x @ self.W
         else:
             np.dot(x, self.W, out=out)
@@ -231,7 +236,9 @@ class Dense(Layer):
         x = self._x
         if x is None:
             raise RuntimeError("backward called without a training forward pass.")
-        if sp.issparse(x):
+        if isinstance(x, CompressedRows):
+            x.transpose_dot(grad_output, self.dW)
+        elif sp.issparse(x):
             self.dW[...] = x.T @ grad_output
         else:
             np.dot(x.T, grad_output, out=self.dW)

@@ -19,8 +19,10 @@ one operation on the prefix ``params[:n_weights]``.
 from itertools import pairwise
 
 import numpy as np
+import scipy.sparse as sp
 
 from .activations import get_activation
+from .compressed import CompressedRows
 from .initializers import glorot_uniform
 from .layers import ActivationLayer, Dense, Dropout, _Buffer
 from .losses import get_loss
@@ -358,7 +360,7 @@ class Network:
             self._scratch = aligned_empty(self.n_weights, self.dtype)
         return self._scratch
 
-    def predict(self, X, output_activation, batch_size=4096):
+    def predict(self, X, output_activation, batch_size=4096, compress_rows=False):
         """Network output, with the output activation applied, for any number
         of rows.
 
@@ -371,6 +373,10 @@ class Network:
         X : ndarray or sparse matrix of shape (n_samples, n_features)
         output_activation : str or Activation
         batch_size : int, default=4096
+        compress_rows : bool, default=False
+            Store each block of a dense ``X`` by its nonzero entries before
+            the first layer (see :mod:`skscratch.core.compressed`); the first
+            layer must be dense.
 
         Returns
         -------
@@ -380,6 +386,8 @@ class Network:
         f = get_activation(output_activation)
         n = X.shape[0]
         workspaces = [_Buffer() for _ in self.layers]
+        if compress_rows and not sp.issparse(X):
+            return self._predict_compressed(X, f, batch_size, workspaces)
         if n <= batch_size:
             # One block: the last layer's output is a buffer of this call, so
             # the output activation can run on it in place and it can be
@@ -392,6 +400,16 @@ class Network:
         for start in range(0, n, batch_size):
             stop = min(start + batch_size, n)
             z = self.forward(X[start:stop], training=False, workspaces=workspaces)
+            f.forward(z, out=out[start:stop])
+        return out
+
+    def _predict_compressed(self, X, f, batch_size, workspaces):
+        out = np.empty((X.shape[0], self.dense_layers[-1].n_out), dtype=self.dtype)
+        block = CompressedRows()  # reused by every block of this call
+        for start in range(0, X.shape[0], batch_size):
+            stop = min(start + batch_size, X.shape[0])
+            block.compress(np.ascontiguousarray(X[start:stop]))
+            z = self.forward(block, training=False, workspaces=workspaces)
             f.forward(z, out=out[start:stop])
         return out
 

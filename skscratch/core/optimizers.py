@@ -19,11 +19,15 @@ The update rules are scikit-learn's, so a network trained here follows the
 same trajectory as scikit-learn's MLP given the same gradients.
 """
 
+import threading
+
 import numpy as np
 
 from . import compiled
 from .memory import aligned_empty, aligned_zeros
 from .penalty import add_l2_gradient
+
+_workspace_lock = threading.Lock()
 
 
 class LearningRateSchedule:
@@ -107,9 +111,20 @@ class Optimizer:
 
     def __init__(self, params, learning_rate_init):
         self.learning_rate_init = float(learning_rate_init)
-        # Stands in for every temporary of a step, the L2 penalty's gradient
-        # included (see update).
-        self.workspace = aligned_empty(params.shape, params.dtype)
+        self._workspace_spec = (params.shape, params.dtype)
+        self._workspace = None
+
+    @property
+    def workspace(self):
+        """ndarray: a vector the shape of the parameters that stands in for
+        every temporary of the NumPy code's step, the L2 penalty's gradient
+        included (see :meth:`update`). Allocated on first use: the compiled
+        kernels need none, and it is as large as the parameters."""
+        if self._workspace is None:
+            with _workspace_lock:  # threads updating blocks share one vector
+                if self._workspace is None:
+                    self._workspace = aligned_empty(*self._workspace_spec)
+        return self._workspace
 
     @property
     def learning_rate(self):
@@ -193,22 +208,25 @@ class Optimizer:
         :meth:`LearningRateSchedule.reduce_on_plateau`)."""
         return False
 
-    # The workspace holds nothing between steps: never pickled, re-created.
+    # The workspace holds nothing between steps: never pickled, re-created
+    # when needed.
     def __getstate__(self):
         state = self.__dict__.copy()
-        state["workspace"] = None
+        state["_workspace"] = None
         return state
 
     def __setstate__(self, state):
+        state = dict(state)
+        state.pop("workspace", None)  # pickled by skscratch 0.1.0 (always None)
+        state["_workspace"] = None
         self.__dict__.update(state)
-        like = None
         for key, value in state.items():
             if isinstance(value, np.ndarray):
                 # Back on a cache-line boundary (see skscratch.core.memory):
                 # unpickled arrays are only 16-byte aligned.
-                like = self.__dict__[key] = aligned_empty(value.shape, value.dtype)
-                like[...] = value
-        self.workspace = aligned_empty(like.shape, like.dtype)
+                copy = self.__dict__[key] = aligned_empty(value.shape, value.dtype)
+                copy[...] = value
+                self.__dict__.setdefault("_workspace_spec", (value.shape, value.dtype))
 
 
 class SGD(Optimizer):

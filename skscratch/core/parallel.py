@@ -14,6 +14,11 @@ the other cores idle. So where it pays (see :func:`plan_threads`),
    replicas' gradients there, adds the L2 penalty, and applies the optimizer's
    update to that block.
 
+It serves inputs that are mostly zeros too: each thread then hands the
+first layer its rows stored by their nonzero entries
+(:mod:`skscratch.core.compressed`), whose compiled products use one core
+each. Prediction needs no replicas: the threads share the network.
+
 NumPy releases the GIL inside BLAS calls and element-wise loops, so the
 threads run truly in parallel. With one thread (small networks, one core, or a
 caller that limited BLAS to one thread, as joblib's workers do) everything runs
@@ -30,6 +35,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from . import compiled
+from .compressed import CompressedRows
 from .losses import get_loss
 from .memory import aligned_empty
 
@@ -45,7 +51,10 @@ from .memory import aligned_empty
 #   10-35% slower on those networks and on float32 (256, 128), since the
 #   optimizer step that splitting spread over the cores is then short: never
 #   split;
-# - full batches (L-BFGS, BLAS limited to one thread): about 1.5x faster.
+# - full batches (L-BFGS, BLAS limited to one thread): about 1.5x faster;
+# - mini-batches whose first layer gets compressed rows
+#   (skscratch.core.compressed): always split, since those products run on
+#   one core each.
 MIN_PARAM_BYTES = 1_500_000
 MIN_ROWS_PER_THREAD = 32
 MIN_FULL_BATCH_WORK = 1_000_000  # rows x parameters
@@ -93,7 +102,14 @@ def available_threads():
     return max(1, cores)
 
 
-def plan_threads(n_rows, n_params, itemsize=8, full_batch=False, max_threads=None):
+def plan_threads(
+    n_rows,
+    n_params,
+    itemsize=8,
+    full_batch=False,
+    max_threads=None,
+    compressed_input=False,
+):
     """How many threads to split a batch of ``n_rows`` rows over.
 
     Parameters
@@ -109,6 +125,10 @@ def plan_threads(n_rows, n_params, itemsize=8, full_batch=False, max_threads=Non
         thread (L-BFGS), where splitting pays much sooner.
     max_threads : int, optional
         Upper bound; by default :func:`available_threads`.
+    compressed_input : bool, default=False
+        Whether the first layer will get the rows compressed (see
+        :mod:`skscratch.core.compressed`). Its compiled products run on one
+        core each, so mini-batches are then split between threads.
 
     Returns
     -------
@@ -119,7 +139,9 @@ def plan_threads(n_rows, n_params, itemsize=8, full_batch=False, max_threads=Non
     if full_batch:
         worth_it = n_rows * n_params >= MIN_FULL_BATCH_WORK
     else:
-        worth_it = n_params * itemsize >= MIN_PARAM_BYTES and not compiled.enabled()
+        worth_it = compressed_input or (
+            n_params * itemsize >= MIN_PARAM_BYTES and not compiled.enabled()
+        )
         limit = min(limit, MAX_MINI_BATCH_THREADS)
     if not worth_it:
         return 1
@@ -202,6 +224,10 @@ class DataParallel:
         this: scipy's L-BFGS-B calls its own BLAS library between NumPy's
         matrix products, and two OpenBLAS thread pools spinning on the same
         cores slow each other down several-fold. Default: ``n_threads > 1``.
+    compress_rows : bool, default=False
+        Hand the first layer each thread's rows of ``X`` stored by their
+        nonzero entries (:mod:`skscratch.core.compressed`), for a dense
+        ``X`` that is mostly zeros; the network's first layer must be dense.
 
     Examples
     --------
@@ -218,14 +244,16 @@ class DataParallel:
     True
     """
 
-    def __init__(self, network, n_threads=1, limit_blas=None):
+    def __init__(self, network, n_threads=1, limit_blas=None, compress_rows=False):
         self.network = network
         self.n_threads = max(1, int(n_threads))
         self.limit_blas = self.n_threads > 1 if limit_blas is None else limit_blas
+        self.compress_rows = bool(compress_rows)
         self.replicas = [network]
         self._workers = []
         self._stack = None
         self._row_buffers = [{} for _ in range(self.n_threads)]
+        self._compressed = [CompressedRows() for _ in range(self.n_threads)]
 
     def __enter__(self):
         self._stack = ExitStack()
@@ -233,12 +261,14 @@ class DataParallel:
         if self.limit_blas and controller is not None:
             self._stack.enter_context(controller.limit(limits=1))
         if self.n_threads > 1:
-            while len(self.replicas) < self.n_threads:
-                self.replicas.append(self.network.replica())
-            self.network.penalty_scratch()  # allocated before threads share it
             self._workers = [_Worker() for _ in range(self.n_threads - 1)]
             self._stack.callback(self._close_workers)
         return self
+
+    def _make_replicas(self, n):
+        """The replicas training needs (prediction shares the network)."""
+        while len(self.replicas) < n:
+            self.replicas.append(self.network.replica())
 
     def __exit__(self, *exc_info):
         self._stack.close()
@@ -278,16 +308,20 @@ class DataParallel:
     def _take(self, k, name, A, rows):
         """Rows ``rows`` of ``A`` (a view for a slice, else a gathered copy
         in a buffer of thread ``k``)."""
-        if isinstance(rows, slice):
-            return A[rows]
-        if sp.issparse(A):
-            return A[rows]
-        shape = (len(rows), *A.shape[1:])
-        buf = self._row_buffers[k].get(name)
-        if buf is None or buf.shape[0] < shape[0] or buf.shape[1:] != shape[1:]:
-            buf = self._row_buffers[k][name] = aligned_empty(shape, A.dtype)
-        # mode="clip" skips the bounds-checking pass; the rows are valid.
-        return np.take(A, rows, axis=0, out=buf[: shape[0]], mode="clip")
+        if isinstance(rows, slice) or sp.issparse(A):
+            taken = A[rows]
+        else:
+            shape = (len(rows), *A.shape[1:])
+            buf = self._row_buffers[k].get(name)
+            if buf is None or buf.shape[0] < shape[0] or buf.shape[1:] != shape[1:]:
+                buf = self._row_buffers[k][name] = aligned_empty(shape, A.dtype)
+            # mode="clip" skips the bounds-checking pass; the rows are valid.
+            taken = np.take(A, rows, axis=0, out=buf[: shape[0]], mode="clip")
+        if name == "X" and self.compress_rows and not sp.issparse(A):
+            # Gathering first and compressing the gathered rows is faster
+            # than one pass over scattered rows: np.take streams each row.
+            return self._compressed[k].compress(np.ascontiguousarray(taken))
+        return taken
 
     @staticmethod
     def _split_rows(rows, n_rows, parts):
@@ -344,7 +378,9 @@ class DataParallel:
                 n_rows if sample_weight is None else sample_weight[rows].sum()
             )
         net = self.network
-        n = min(self.n_threads, n_rows, len(self.replicas))
+        n = min(self.n_threads, n_rows, len(self._workers) + 1)
+        if n > 1:
+            self._make_replicas(n)
         # An optimizer with decoupled weight decay (AdamW) applies alpha
         # itself; the objective then has no penalty term.
         decoupled = optimizer is not None and optimizer.decoupled_weight_decay
@@ -392,6 +428,8 @@ class DataParallel:
         value = sum(self._map(lambda k: forward_backward(k, shares[k]), n))
         if optimizer is not None:
             optimizer.begin_step(weight_decay=alpha if decoupled else 0.0)
+        elif penalised:
+            net.penalty_scratch()  # allocated before the threads share it
         blocks = _blocks(net.params.size, n)
         return value + sum(self._map(lambda k: reduce_and_update(k, blocks[k]), n))
 
@@ -412,15 +450,23 @@ class DataParallel:
         """
         n_rows = X.shape[0]
         n = min(self.n_threads, max(1, n_rows // MIN_ROWS_PER_THREAD))
-        if n == 1:
-            return self.network.predict(X, output_activation, batch_size)
+        if n == 1 or len(self._workers) < n - 1:
+            return self.network.predict(
+                X, output_activation, batch_size, compress_rows=self.compress_rows
+            )
         out = np.empty((n_rows, self.network.layer_units[-1]), dtype=self.network.dtype)
         shares = _blocks(n_rows, n, align=1)
 
         def work(k):
+            # Network.predict uses buffers of its own call: the threads can
+            # share the network.
             share = shares[k]
-            replica = self.replicas[k]
-            out[share] = replica.predict(X[share], output_activation, batch_size)
+            out[share] = self.network.predict(
+                X[share],
+                output_activation,
+                batch_size,
+                compress_rows=self.compress_rows,
+            )
 
         self._map(work, n)
         return out

@@ -1,0 +1,239 @@
+"""Compressed rows: the first layer's products on the nonzero entries only.
+
+The compiled kernels must give the dense products up to rounding, whatever
+the block (empty rows, dense rows, NaN, more nonzeros than the first guess),
+and the estimators must take that path exactly when it is meant to pay, with
+the results of the dense path.
+"""
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from skscratch import ScratchMLPClassifier, ScratchMLPRegressor, _base
+from skscratch.core import build_mlp, compiled, compressed
+from skscratch.core.compressed import (
+    CompressedRows,
+    nonzero_fraction,
+    worth_compressing,
+)
+from skscratch.core.layers import Dense
+from skscratch.core.optimizers import Adam
+from skscratch.core.parallel import DataParallel, plan_threads
+
+pytestmark = pytest.mark.skipif(
+    not compiled.available(), reason="needs Numba: pip install 'skscratch[fast]'"
+)
+
+
+def _mostly_zeros(n_rows, n_cols, density, dtype=np.float64, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.uniform(0.1, 1.0, size=(n_rows, n_cols))
+    X[rng.random((n_rows, n_cols)) >= density] = 0.0
+    return X.astype(dtype)
+
+
+def _tolerance(dtype):
+    return {"rtol": 1e-5, "atol": 1e-5} if dtype == np.float32 else {"rtol": 1e-12}
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_products_match_the_dense_ones(dtype):
+    X = _mostly_zeros(37, 90, 0.2, dtype)
+    X[3] = 0.0  # an empty row
+    X[5] = np.arange(1, 91)  # a row without zeros
+    X[:, 7] = 0.0  # an empty column
+    rng = np.random.default_rng(1)
+    # 13 and 6 output columns: not multiples of the vector width.
+    W = rng.normal(size=(90, 13)).astype(dtype)
+    D = rng.normal(size=(37, 6)).astype(dtype)
+    block = CompressedRows().compress(X)
+    assert block.shape == X.shape
+    assert block.nnz == np.count_nonzero(X)
+    np.testing.assert_array_equal(block.toarray(), X)
+    out = np.empty((37, 13), dtype)
+    np.testing.assert_allclose(block.dot(W, out), X @ W, **_tolerance(dtype))
+    grad = np.empty((90, 6), dtype)
+    np.testing.assert_allclose(
+        block.transpose_dot(D, grad), X.T @ D, **_tolerance(dtype)
+    )
+    assert np.all(grad[7] == 0)
+
+
+def test_one_object_serves_blocks_of_any_size_and_density():
+    block = CompressedRows()
+    W = np.random.default_rng(2).normal(size=(80, 5))
+    # Sparse first (sizes the arrays), then denser than the first guess,
+    # then smaller: the arrays grow, and old entries never leak in.
+    for n_rows, density in [(50, 0.1), (50, 0.9), (10, 1.0), (60, 0.0), (3, 0.3)]:
+        X = _mostly_zeros(n_rows, 80, density, seed=n_rows)
+        block.compress(X)
+        np.testing.assert_array_equal(block.toarray(), X)
+        np.testing.assert_allclose(block.dot(W, np.empty((n_rows, 5))), X @ W)
+        D = np.ones((n_rows, 5))
+        np.testing.assert_allclose(block.transpose_dot(D, np.empty((80, 5))), X.T @ D)
+
+
+def test_nan_is_kept_and_propagates():
+    X = np.zeros((2, 70))
+    X[0, 3] = np.nan
+    out = CompressedRows().compress(X).dot(np.ones((70, 4)), np.empty((2, 4)))
+    assert np.isnan(out[0]).all()
+    assert (out[1] == 0).all()
+
+
+def test_compress_rejects_what_the_kernels_cannot_read():
+    with pytest.raises(RuntimeError, match="C-contiguous float32 or float64"):
+        CompressedRows().compress(np.zeros((4, 70), dtype=np.int64))
+    with pytest.raises(RuntimeError, match="C-contiguous"):
+        CompressedRows().compress(np.zeros((4, 70), order="F"))
+
+
+def test_switching_the_kernels_off_falls_back_to_the_dense_products():
+    X = _mostly_zeros(20, 70, 0.2)
+    W = np.random.default_rng(3).normal(size=(70, 3))
+    block = CompressedRows().compress(X)
+    with compiled.disabled():
+        np.testing.assert_allclose(block.dot(W, np.empty((20, 3))), X @ W)
+        D = np.ones((20, 3))
+        np.testing.assert_allclose(block.transpose_dot(D, np.empty((70, 3))), X.T @ D)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_dense_layer_gradients_match_the_dense_input(dtype):
+    X = _mostly_zeros(30, 100, 0.15, dtype)
+    rng = np.random.default_rng(4)
+    layers = []
+    for _ in range(2):
+        layer = Dense(100, 8, dtype=dtype)
+        layer.W[...] = rng.normal(size=(100, 8))
+        layer.b[...] = rng.normal(size=8)
+        layers.append(layer)
+    layers[1].W[...] = layers[0].W
+    layers[1].b[...] = layers[0].b
+    D = rng.normal(size=(30, 8)).astype(dtype)
+    dense_out = layers[0].forward(X).copy()
+    layers[0].backward(D)
+    block = CompressedRows().compress(X)
+    np.testing.assert_allclose(layers[1].forward(block), dense_out, **_tolerance(dtype))
+    grad_in = layers[1].backward(D)
+    np.testing.assert_allclose(layers[1].dW, layers[0].dW, **_tolerance(dtype))
+    np.testing.assert_allclose(layers[1].db, layers[0].db, **_tolerance(dtype))
+    # The input gradient does not involve X: the same either way.
+    np.testing.assert_allclose(grad_in, D @ layers[0].W.T, **_tolerance(dtype))
+
+
+def test_nonzero_fraction_and_the_decision():
+    X = _mostly_zeros(3000, 100, 0.2)
+    assert nonzero_fraction(X) == pytest.approx(0.2, abs=0.02)
+    assert nonzero_fraction(np.zeros((0, 5))) == 1.0
+    assert worth_compressing(X, X.dtype, 128)
+    # Too dense, too few units or features, another dtype, not a dense array.
+    assert not worth_compressing(_mostly_zeros(300, 100, 0.5), X.dtype, 128)
+    assert not worth_compressing(X, X.dtype, compressed.MIN_UNITS - 1)
+    assert not worth_compressing(X[:, : compressed.MIN_FEATURES - 1], X.dtype, 128)
+    assert not worth_compressing(X, np.float32, 128)
+    assert not worth_compressing(sp.csr_matrix(X), X.dtype, 128)
+    assert not worth_compressing(X.astype(int), int, 128)
+    with compiled.disabled():
+        assert not worth_compressing(X, X.dtype, 128)
+
+
+@pytest.mark.parametrize("with_weights", [False, True])
+def test_data_parallel_with_compressed_rows_matches_the_network(with_weights):
+    X = _mostly_zeros(120, 80, 0.2)
+    Y = np.eye(3)[np.arange(120) % 3]
+    w = np.random.default_rng(5).uniform(0.5, 2, 120) if with_weights else None
+    rows = np.random.default_rng(6).permutation(120)[:64]
+
+    def make():
+        net = build_mlp([80, 32, 3], "relu")
+        net.initialize(np.random.default_rng(0))
+        return net
+
+    reference, net = make(), make()
+    weight_sum = float(64 if w is None else w[rows].sum())
+    expected = reference.loss_and_gradient(
+        X[rows], Y[rows], "log_loss", 1e-3, None if w is None else w[rows]
+    )
+    with DataParallel(net, n_threads=2, compress_rows=True) as dp:
+        value = dp.loss_and_gradient(
+            X, Y, "log_loss", 1e-3, w, rows=rows, weight_sum=weight_sum
+        )
+        assert isinstance(net.layers[0]._x, CompressedRows)
+        np.testing.assert_allclose(value, expected, rtol=1e-12)
+        np.testing.assert_allclose(net.grads, reference.grads, rtol=1e-10, atol=1e-14)
+        np.testing.assert_allclose(
+            dp.predict(X, "softmax"), reference.predict(X, "softmax"), rtol=1e-12
+        )
+    # Optimizer steps on each side: the same parameters.
+    reference_opt = Adam(reference.params, learning_rate_init=0.01)
+    opt = Adam(net.params, learning_rate_init=0.01)
+    with DataParallel(net, n_threads=2, compress_rows=True) as dp:
+        for batch in (rows, rows[::-1], np.arange(120)):
+            dp.loss_and_gradient(X, Y, "log_loss", 1e-3, rows=batch, optimizer=opt)
+            reference.loss_and_gradient(X[batch], Y[batch], "log_loss", 1e-3)
+            reference_opt.step(reference.params, reference.grads)
+    np.testing.assert_allclose(net.params, reference.params, rtol=1e-9, atol=1e-14)
+
+
+def test_compressed_input_splits_mini_batches():
+    assert plan_threads(200, 235_000, 4, max_threads=2, compressed_input=True) == 2
+    assert plan_threads(200, 235_000, 4, max_threads=1, compressed_input=True) == 1
+    assert plan_threads(32, 235_000, 4, max_threads=2, compressed_input=True) == 1
+
+
+def _spy_compressed_trainers(monkeypatch):
+    used = []
+    real_init = DataParallel.__init__
+
+    def init(self, network, n_threads=1, limit_blas=None, compress_rows=False):
+        used.append(compress_rows)
+        real_init(self, network, n_threads, limit_blas, compress_rows)
+
+    monkeypatch.setattr(DataParallel, "__init__", init)
+    return used
+
+
+@pytest.mark.parametrize("solver", ["adam", "sgd"])
+def test_estimators_train_the_same_with_and_without_compression(monkeypatch, solver):
+    X = _mostly_zeros(600, 100, 0.15)
+    y = (X[:, :10].sum(axis=1) > X[:, 10:20].sum(axis=1)).astype(int)
+    w = np.random.default_rng(7).uniform(0.5, 2, 600)
+    used = _spy_compressed_trainers(monkeypatch)
+    params = dict(
+        hidden_layer_sizes=(128,),
+        solver=solver,
+        batch_size=100,
+        max_iter=30,
+        learning_rate_init=0.01,
+        random_state=0,
+    )
+    clf = ScratchMLPClassifier(**params).fit(X, y, sample_weight=w)
+    assert used == [True]
+    monkeypatch.setattr(compressed, "MAX_DENSITY", 0.0)
+    dense = ScratchMLPClassifier(**params).fit(X, y, sample_weight=w)
+    assert used == [True, False]
+    for a, b in zip(
+        clf.coefs_ + clf.intercepts_, dense.coefs_ + dense.intercepts_, strict=True
+    ):
+        np.testing.assert_allclose(a, b, rtol=1e-7, atol=1e-10)
+    np.testing.assert_allclose(clf.loss_curve_, dense.loss_curve_, rtol=1e-9)
+    assert clf.score(X, y) > 0.85  # chance: 0.5
+
+
+def test_large_predictions_split_and_compress(monkeypatch):
+    X = _mostly_zeros(3000, 100, 0.2, np.float32)
+    y = X[:, :10].sum(axis=1)
+    reg = ScratchMLPRegressor(hidden_layer_sizes=(128,), max_iter=5, random_state=0)
+    reg.fit(X, y)
+    expected = reg._network_for_training().predict(X, reg.out_activation_)
+    used = _spy_compressed_trainers(monkeypatch)
+    monkeypatch.setattr(_base, "MIN_SPLIT_PREDICT_ROWS", 1000)
+    monkeypatch.setattr(_base, "available_threads", lambda: 2)
+    np.testing.assert_allclose(reg.predict(X), expected.ravel(), rtol=1e-5, atol=1e-6)
+    assert used == [True]
+    # Below the threshold, or on dense rows, the plain path.
+    reg.predict(X[:999])
+    reg.predict(X + 1)
+    assert used == [True]
