@@ -26,6 +26,13 @@ pytestmark = pytest.mark.skipif(
 )
 
 
+@pytest.fixture
+def avx2_blas(monkeypatch):
+    """BLAS kernels with 256-bit vectors, where compressing pays for both
+    dtypes (the decision on AVX-512 kernels has its own test)."""
+    monkeypatch.setattr(compressed, "dense_vector_bits", lambda: 256)
+
+
 def _mostly_zeros(n_rows, n_cols, density, dtype=np.float64, seed=0):
     rng = np.random.default_rng(seed)
     X = rng.uniform(0.1, 1.0, size=(n_rows, n_cols))
@@ -123,6 +130,7 @@ def test_dense_layer_gradients_match_the_dense_input(dtype):
     np.testing.assert_allclose(grad_in, D @ layers[0].W.T, **_tolerance(dtype))
 
 
+@pytest.mark.usefixtures("avx2_blas")
 def test_nonzero_fraction_and_the_decision():
     X = _mostly_zeros(3000, 100, 0.2)
     assert nonzero_fraction(X) == pytest.approx(0.2, abs=0.02)
@@ -137,6 +145,31 @@ def test_nonzero_fraction_and_the_decision():
     assert not worth_compressing(X.astype(int), int, 128)
     with compiled.disabled():
         assert not worth_compressing(X, X.dtype, 128)
+
+
+def test_no_compression_against_avx512_float32_products(monkeypatch):
+    # 16 float32 entries per vector: the dense products are faster.
+    X = _mostly_zeros(300, 100, 0.2)
+    monkeypatch.setattr(compressed, "dense_vector_bits", lambda: 512)
+    assert worth_compressing(X, X.dtype, 128)
+    assert not worth_compressing(X.astype(np.float32), np.float32, 128)
+    monkeypatch.setattr(compressed, "dense_vector_bits", lambda: 256)
+    assert worth_compressing(X.astype(np.float32), np.float32, 128)
+
+
+def test_dense_vector_bits_reads_openblas_kernels(monkeypatch):
+    import threadpoolctl
+
+    def info(arch):
+        return lambda: [
+            {"user_api": "blas", "internal_api": "openblas", "architecture": arch}
+        ]
+
+    for arch, bits in [("Haswell", 256), ("SkylakeX", 512), ("Zen", 256)]:
+        monkeypatch.setattr(threadpoolctl, "threadpool_info", info(arch))
+        compressed.dense_vector_bits.cache_clear()
+        assert compressed.dense_vector_bits() == bits
+    compressed.dense_vector_bits.cache_clear()
 
 
 @pytest.mark.parametrize("with_weights", [False, True])
@@ -195,6 +228,7 @@ def _spy_compressed_trainers(monkeypatch):
     return used
 
 
+@pytest.mark.usefixtures("avx2_blas")
 @pytest.mark.parametrize("solver", ["adam", "sgd"])
 def test_estimators_train_the_same_with_and_without_compression(monkeypatch, solver):
     X = _mostly_zeros(600, 100, 0.15)
@@ -222,6 +256,7 @@ def test_estimators_train_the_same_with_and_without_compression(monkeypatch, sol
     assert clf.score(X, y) > 0.85  # chance: 0.5
 
 
+@pytest.mark.usefixtures("avx2_blas")
 def test_large_predictions_split_and_compress(monkeypatch):
     X = _mostly_zeros(3000, 100, 0.2, np.float32)
     y = X[:, :10].sum(axis=1)
