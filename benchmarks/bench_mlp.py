@@ -988,8 +988,9 @@ def sweep_tables(results):
     lines = grid("Ratio skscratch / sklearn (median fit seconds):", ratio("skscratch"))
     if any(r.impl == FLOOR and r.workload == "sweep" for r in results.runs):
         lines += grid(
-            "Ratio floor / sklearn: the lowest ratio reachable, with only the "
-            "matrix products of the epoch (see the benchmark's README):",
+            "Ratio floor / sklearn: the lowest ratio reachable with dense "
+            "products, doing only the matrix products of the epoch (see the "
+            "benchmark's README):",
             ratio(FLOOR),
         )
     for impl in ("skscratch", "sklearn", FLOOR):

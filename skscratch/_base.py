@@ -629,10 +629,14 @@ class _BaseScratchMLP(BaseEstimator, ABC):
 
 def _shuffled(sample_idx, random_state):
     """``sample_idx`` permuted with the draws scikit-learn's ``shuffle`` makes,
-    so the same seed visits the rows in the same order."""
-    order = np.arange(sample_idx.size, dtype=sample_idx.dtype)
-    random_state.shuffle(order)
-    return sample_idx[order]
+    so the same seed visits the rows in the same order.
+
+    scikit-learn shuffles ``arange(n)`` and indexes with it; shuffling
+    ``sample_idx`` in place makes the same swaps (they depend on the draws
+    only), so it gives the same order without two more index arrays.
+    """
+    random_state.shuffle(sample_idx)
+    return sample_idx
 
 
 def _fit_dtypes(X):

@@ -272,3 +272,29 @@ def test_large_predictions_split_and_compress(monkeypatch):
     reg.predict(X[:999])
     reg.predict(X + 1)
     assert used == [True]
+
+
+@pytest.mark.usefixtures("avx2_blas")
+def test_early_stopping_and_partial_fit_on_compressed_rows(monkeypatch):
+    # The validation predictions go through the trainer (compressed too),
+    # and partial_fit decides per call: the same numbers as the dense path.
+    X = _mostly_zeros(800, 100, 0.15)
+    y = (X[:, :10].sum(axis=1) > X[:, 10:20].sum(axis=1)).astype(int)
+    params = dict(hidden_layer_sizes=(128,), batch_size=100, random_state=0)
+    used = _spy_compressed_trainers(monkeypatch)
+    runs = []
+    for max_density in (compressed.MAX_DENSITY, 0.0):
+        monkeypatch.setattr(compressed, "MAX_DENSITY", max_density)
+        stopped = ScratchMLPClassifier(
+            early_stopping=True, max_iter=15, n_iter_no_change=100, **params
+        ).fit(X, y)
+        incremental = ScratchMLPClassifier(**params)
+        for start in range(0, 800, 400):
+            batch = slice(start, start + 400)
+            incremental.partial_fit(X[batch], y[batch], classes=[0, 1])
+        runs.append((stopped, incremental))
+    assert used == [True, True, True, False, False, False]
+    (a, b), (c, d) = runs
+    np.testing.assert_allclose(a.validation_scores_, c.validation_scores_)
+    np.testing.assert_allclose(a.loss_curve_, c.loss_curve_, rtol=1e-9)
+    np.testing.assert_allclose(b.coefs_[0], d.coefs_[0], rtol=1e-9, atol=1e-12)

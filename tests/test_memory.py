@@ -136,3 +136,18 @@ def test_stochastic_training_allocates_no_penalty_scratch():
     with pytest.warns(Warning):
         clf.fit(X, y)
     assert clf._network_for_training()._scratch is None
+
+
+def test_epoch_shuffle_is_in_place_with_scikit_learns_order():
+    from sklearn.utils import shuffle
+
+    from skscratch._base import _shuffled
+
+    ours, reference = np.random.RandomState(3), np.random.RandomState(3)
+    sample_idx = np.arange(1000, dtype=np.int32)
+    expected = sample_idx.copy()
+    for _ in range(3):
+        expected = shuffle(expected, random_state=reference)
+        result = _shuffled(sample_idx, ours)
+        assert result is sample_idx  # no new index arrays at each epoch
+        np.testing.assert_array_equal(result, expected)
