@@ -1,5 +1,7 @@
 """Data-parallel evaluation gives the serial results, whatever the threads."""
 
+from contextlib import ExitStack
+
 import numpy as np
 import pytest
 from threadpoolctl import threadpool_limits
@@ -45,22 +47,43 @@ def test_objective_and_gradient_match_the_serial_ones(n_threads, rows):
     np.testing.assert_allclose(net.grads, expected_grads, rtol=1e-10, atol=1e-14)
 
 
+@pytest.mark.parametrize("kernels", [True, False], ids=["compiled", "numpy"])
 @pytest.mark.parametrize("n_threads", [1, 2])
 @pytest.mark.parametrize("optimizer_class", [Adam, SGD])
-def test_optimizer_steps_match_the_serial_ones(optimizer_class, n_threads):
+def test_optimizer_steps_match_the_serial_ones(
+    optimizer_class, n_threads, kernels, monkeypatch
+):
+    # With a compiled optimizer step, the calling thread updates the whole
+    # vector after the threads' forward and backward passes (one hand-over
+    # per batch); with the NumPy step, each thread updates a block (two).
+    if kernels and not compiled.available():
+        pytest.skip("needs the fast extra: pip install 'skscratch[fast]'")
     serial_net, X, Y, _ = _problem()
     parallel_net, _, _, _ = _problem()
     serial_opt = optimizer_class(serial_net.params, learning_rate_init=0.01)
     parallel_opt = optimizer_class(parallel_net.params, learning_rate_init=0.01)
     batches = [slice(0, 150), np.arange(150, 300), slice(0, 300)]
-    with DataParallel(parallel_net, n_threads) as dp:
-        for rows in batches:
-            dp.loss_and_gradient(
-                X, Y, "log_loss", alpha=1e-3, rows=rows, optimizer=parallel_opt
-            )
-            serial_net.loss_and_gradient(X[rows], Y[rows], "log_loss", alpha=1e-3)
-            serial_opt.step(serial_net.params, serial_net.grads)
+    maps = []
+    real_map = DataParallel._map
+    monkeypatch.setattr(
+        DataParallel,
+        "_map",
+        lambda self, fn, n: maps.append(n) or real_map(self, fn, n),
+    )
+    with ExitStack() as stack:
+        if not kernels:
+            stack.enter_context(compiled.disabled())
+        with DataParallel(parallel_net, n_threads) as dp:
+            for rows in batches:
+                dp.loss_and_gradient(
+                    X, Y, "log_loss", alpha=1e-3, rows=rows, optimizer=parallel_opt
+                )
+                serial_net.loss_and_gradient(X[rows], Y[rows], "log_loss", alpha=1e-3)
+                serial_opt.step(serial_net.params, serial_net.grads)
+        assert parallel_opt.uses_kernel(np.float64) == kernels
     np.testing.assert_allclose(parallel_net.params, serial_net.params, rtol=1e-9)
+    expected_maps = 0 if n_threads == 1 else (1 if kernels else 2) * len(batches)
+    assert len(maps) == expected_maps
 
 
 def test_predict_matches_the_serial_one():
@@ -158,3 +181,12 @@ def test_estimators_give_the_same_model_with_and_without_threads(monkeypatch):
     np.testing.assert_allclose(c2.predict_proba(X), c1.predict_proba(X), rtol=1e-7)
     assert r2.n_iter_ == r1.n_iter_
     np.testing.assert_allclose(r2.predict(X), r1.predict(X), rtol=1e-6, atol=1e-9)
+
+
+def test_optimizers_without_a_kernel_say_so():
+    from skscratch.core.optimizers import RMSprop
+
+    params = np.zeros(10)
+    assert not RMSprop(params, learning_rate_init=0.01).uses_kernel(np.float64)
+    with compiled.disabled():
+        assert not Adam(params, learning_rate_init=0.01).uses_kernel(np.float64)

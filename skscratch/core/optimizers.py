@@ -187,6 +187,27 @@ class Optimizer:
             )
         self._numpy_update(params, grads, block)
 
+    kernel_name = None
+    """str or None: the name of the rule's compiled kernel in
+    :mod:`skscratch.core.compiled`, when it has one."""
+
+    def uses_kernel(self, dtype):
+        """Whether :meth:`update` runs a compiled kernel on vectors of
+        ``dtype`` (see :func:`compiled.kernel <skscratch.core.compiled.kernel>`).
+
+        Parameters
+        ----------
+        dtype : numpy dtype
+
+        Returns
+        -------
+        uses_kernel : bool
+        """
+        return (
+            self.kernel_name is not None
+            and compiled.kernel(self.kernel_name, dtype) is not None
+        )
+
     def _compiled_update(self, params, grads, block, penalty, n_penalised):
         """Run the rule's compiled kernel, which adds the penalty's gradient
         to the first ``n_penalised`` entries in the same pass; False when
@@ -271,8 +292,10 @@ class SGD(Optimizer):
     def learning_rate(self):
         return self.schedule.learning_rate
 
+    kernel_name = "sgd"
+
     def _compiled_update(self, params, grads, block, penalty, n_penalised):
-        loop = compiled.kernel("sgd", params.dtype)
+        loop = compiled.kernel(self.kernel_name, params.dtype)
         if loop is None:
             return False
         t = params.dtype.type
@@ -378,8 +401,10 @@ class Adam(Optimizer):
         root = (1 - self.beta_2) ** 0.5
         return self.epsilon / root, self._lr * (1 - self.beta_1) / root
 
+    kernel_name = "adam"
+
     def _compiled_update(self, params, grads, block, penalty, n_penalised):
-        loop = compiled.kernel("adam", params.dtype)
+        loop = compiled.kernel(self.kernel_name, params.dtype)
         if loop is None:
             return False
         t = params.dtype.type

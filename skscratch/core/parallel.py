@@ -12,7 +12,9 @@ the other cores idle. So where it pays (see :func:`plan_threads`),
    gradient is the sum of the replicas' gradients;
 2. each thread then takes a block of the flat parameter vector, sums the
    replicas' gradients there, adds the L2 penalty, and applies the optimizer's
-   update to that block.
+   update to that block. A compiled optimizer step
+   (:mod:`skscratch.core.compiled`) is short enough that the calling thread
+   does it alone, over the whole vector, rather than hand half of it over.
 
 It serves inputs that are mostly zeros too: each thread then hands the
 first layer its rows stored by their nonzero entries
@@ -433,6 +435,11 @@ class DataParallel:
             optimizer.begin_step(weight_decay=alpha if decoupled else 0.0)
         elif penalised:
             net.penalty_scratch()  # allocated before the threads share it
+        if optimizer is not None and optimizer.uses_kernel(net.dtype):
+            # A compiled step over the whole vector costs less than handing
+            # half of it to the other thread: an MNIST epoch on compressed
+            # rows took 2-4% less time (the same numbers, bit for bit).
+            return value + reduce_and_update(0, slice(0, net.params.size))
         blocks = _blocks(net.params.size, n)
         return value + sum(self._map(lambda k: reduce_and_update(k, blocks[k]), n))
 
