@@ -111,7 +111,9 @@ class Optimizer:
 
     def __init__(self, params, learning_rate_init):
         self.learning_rate_init = float(learning_rate_init)
-        self._workspace_spec = (params.shape, params.dtype)
+        # Shape and dtype as plain Python values (a dtype string): persistence
+        # formats such as skops trust those.
+        self._workspace_spec = (tuple(params.shape), params.dtype.str)
         self._workspace = None
 
     @property
@@ -247,7 +249,9 @@ class Optimizer:
                 # unpickled arrays are only 16-byte aligned.
                 copy = self.__dict__[key] = aligned_empty(value.shape, value.dtype)
                 copy[...] = value
-                self.__dict__.setdefault("_workspace_spec", (value.shape, value.dtype))
+                self.__dict__.setdefault(
+                    "_workspace_spec", (tuple(value.shape), value.dtype.str)
+                )
 
 
 class SGD(Optimizer):
