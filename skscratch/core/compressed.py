@@ -39,16 +39,16 @@ MAX_DENSITY = 0.25
 MIN_FEATURES = 64
 # Nor do narrower first layers: with 64 units, the kernels gained 12 us on
 # 100 MNIST rows, and compressing them cost 43 us (a training epoch of a
-# (64,) network was 35% slower), while 128 units gained 54 us forward.
+# (64,) network was 35-55% slower), while 128 units gained 54 us forward.
 MIN_UNITS = 128
 # Rows sampled (evenly spaced) to estimate the density.
 SAMPLE_ROWS = 1024
-# The dense products are as fast as the kernels allow up to this many
-# entries per vector register: 8 float32 or 4 float64 entries (AVX2), 8
-# float64 (AVX-512). With 16 float32 entries (BLAS's AVX-512 kernels) they are
-# 1.7 times faster, and an MNIST epoch on compressed rows was 20% slower than
-# the dense one (float64 with AVX-512: about even, 0.45-0.53 against
-# 0.49-0.69 s).
+# Compressing pays while BLAS's vector registers hold at most this many
+# entries of the data's dtype: 8 float32 or 4 float64 (AVX2), 8 float64
+# (AVX-512). With 16 float32 entries (BLAS's AVX-512 kernels) the dense
+# products are 1.7 times faster, and an MNIST epoch on compressed rows was
+# 20% slower than the dense one (float64 with AVX-512: about even or better,
+# 0.45-0.53 against 0.49-0.69 s).
 MAX_DENSE_LANES = 8
 # OpenBLAS's kernel families that use AVX-512 registers (lower case).
 AVX512_OPENBLAS_CORES = frozenset({"skylakex", "cooperlake", "sapphirerapids"})
