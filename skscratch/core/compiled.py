@@ -257,6 +257,11 @@ def sparse_dot_loop(indptr, indices, values, W, out):
     nonzero entries of row ``i`` of ``X``, scaled by them. Four entries are
     taken at a time: the row of ``out`` is then read and written once per
     four rows of ``W`` instead of once per row.
+
+    Given the column-wise form of :func:`transpose_compressed_loop`
+    (``colptr``, ``rows``, ``cvalues``) and ``D`` in place of ``W``, the
+    same loop computes ``X.T @ D``: row ``j`` of the result sums the rows of
+    ``D`` picked by column ``j``'s nonzero entries.
     """
     n_out = W.shape[1]
     zero = out.dtype.type(0)
@@ -308,34 +313,6 @@ def transpose_compressed_loop(indptr, indices, values, colptr, rows, cvalues):
     colptr[0] = 0
 
 
-def sparse_transpose_dot_loop(colptr, rows, cvalues, D, out):
-    """``out = X.T @ D`` for ``X`` in the column-wise form of
-    :func:`transpose_compressed_loop`: row ``j`` of the result sums the rows
-    of ``D`` picked by column ``j``'s nonzero entries, scaled by them (four
-    at a time, as in :func:`sparse_dot_loop`)."""
-    n_out = D.shape[1]
-    zero = out.dtype.type(0)
-    for j in range(out.shape[0]):
-        o = out[j]
-        for k in range(n_out):
-            o[k] = zero
-        p = colptr[j]
-        end = colptr[j + 1]
-        while p + 4 <= end:
-            v0, v1, v2, v3 = cvalues[p], cvalues[p + 1], cvalues[p + 2], cvalues[p + 3]
-            d0, d1 = D[rows[p]], D[rows[p + 1]]
-            d2, d3 = D[rows[p + 2]], D[rows[p + 3]]
-            for k in range(n_out):
-                o[k] += (v0 * d0[k] + v1 * d1[k]) + (v2 * d2[k] + v3 * d3[k])
-            p += 4
-        while p < end:
-            v0 = cvalues[p]
-            d0 = D[rows[p]]
-            for k in range(n_out):
-                o[k] += v0 * d0[k]
-            p += 1
-
-
 def _build_kernels():
     import numba
 
@@ -355,7 +332,6 @@ def _build_kernels():
             "compress_rows": jit(compress_rows_loop),
             "sparse_dot": jit(sparse_dot_loop),
             "transpose_compressed": jit(transpose_compressed_loop),
-            "sparse_transpose_dot": jit(sparse_transpose_dot_loop),
         }
 
     try:
@@ -436,7 +412,7 @@ def kernel(name, dtype):
     ``'l2_gradient'``, ``'add_bias'``, ``'relu'``, ``'relu_with_mask'``,
     ``'subtract_row_max'``, or one of the compressed-rows kernels used by
     :mod:`skscratch.core.compressed`: ``'compress_rows'``, ``'sparse_dot'``,
-    ``'transpose_compressed'``, ``'sparse_transpose_dot'``.
+    ``'transpose_compressed'``.
     """
     if np.dtype(dtype) not in _DTYPES or not enabled():
         return None

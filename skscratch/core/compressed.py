@@ -241,7 +241,8 @@ class CompressedRows:
         """
         n_cols = self.shape[1]
         D = np.ascontiguousarray(D)
-        kernel = compiled.kernel_for("sparse_transpose_dot", self._cvalues, D, out)
+        # X.T @ D is the row-wise product on X's column-wise form.
+        kernel = compiled.kernel_for("sparse_dot", self._cvalues, D, out)
         if kernel is None:  # kernels switched off since the block was made
             return np.dot(self.toarray().T, D, out=out)
         if not self._has_columns:
