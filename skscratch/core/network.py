@@ -386,30 +386,27 @@ class Network:
         f = get_activation(output_activation)
         n = X.shape[0]
         workspaces = [_Buffer() for _ in self.layers]
-        if compress_rows and not sp.issparse(X):
-            return self._predict_compressed(X, f, batch_size, workspaces)
+        # One compressed block, reused by every block of this call.
+        compressed = CompressedRows() if compress_rows and not sp.issparse(X) else None
+
+        def rows(start, stop):
+            """Rows ``start:stop`` of X, as the first layer takes them."""
+            if compressed is not None:
+                return compressed.compress(np.ascontiguousarray(X[start:stop]))
+            return X if stop - start == n else X[start:stop]
+
         if n <= batch_size:
             # One block: the last layer's output is a buffer of this call, so
             # the output activation can run on it in place and it can be
             # returned as is (no copy, and X is not sliced: a sparse slice is
             # a copy).
-            z = self.forward(X, training=False, workspaces=workspaces)
+            z = self.forward(rows(0, n), training=False, workspaces=workspaces)
             if z is not X:
                 return f.forward(z, out=z)
         out = np.empty((n, self.dense_layers[-1].n_out), dtype=self.dtype)
         for start in range(0, n, batch_size):
             stop = min(start + batch_size, n)
-            z = self.forward(X[start:stop], training=False, workspaces=workspaces)
-            f.forward(z, out=out[start:stop])
-        return out
-
-    def _predict_compressed(self, X, f, batch_size, workspaces):
-        out = np.empty((X.shape[0], self.dense_layers[-1].n_out), dtype=self.dtype)
-        block = CompressedRows()  # reused by every block of this call
-        for start in range(0, X.shape[0], batch_size):
-            stop = min(start + batch_size, X.shape[0])
-            block.compress(np.ascontiguousarray(X[start:stop]))
-            z = self.forward(block, training=False, workspaces=workspaces)
+            z = self.forward(rows(start, stop), training=False, workspaces=workspaces)
             f.forward(z, out=out[start:stop])
         return out
 
