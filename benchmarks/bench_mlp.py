@@ -258,6 +258,22 @@ def configure_torch():
     return n
 
 
+def settle(cfg):
+    """Prepare a timed call: collect garbage, then let the cores go idle.
+
+    After a multi-threaded call, OpenBLAS keeps its idle threads spinning
+    for about 0.1 s (measured here: 11 ticks of CPU time on the other core
+    after one 500 x 500 product). A run that starts within that window
+    shares a core with a thread left busy by whichever run came before it;
+    for skscratch's two-thread training loop that cost 35-70 ms per 2-epoch
+    fit. Waiting ``cfg.settle`` seconds gives every implementation the same
+    idle start.
+    """
+    gc.collect()
+    if cfg.settle:
+        time.sleep(cfg.settle)
+
+
 def fit_quietly(estimator, X, y):
     """Fit and return wall seconds, silencing max_iter convergence warnings."""
     with warnings.catch_warnings():
@@ -523,7 +539,7 @@ def run_fit_workload(workload, classes, data, cfg, results):
         for name in rotated(contenders, rep):
             if name not in classes and name != FLOOR:
                 continue  # failed in an earlier repetition
-            gc.collect()
+            settle(cfg)
             if name == FLOOR:
                 secs = [
                     matmul_floor_epoch(X_train, HIDDEN, 10, params["batch_size"])
@@ -569,6 +585,9 @@ def run_predict_workload(classes, data, cfg, results):
     for rep in range(cfg.repeats):
         for name in rotated([*models, FLOOR], rep):
             times = []
+            # The cores settle before each block of calls; within a block,
+            # each call follows one of the same implementation.
+            settle(cfg)
             for _ in range(cfg.predict_calls):
                 gc.collect()
                 if name == FLOOR:
@@ -600,7 +619,7 @@ def run_sweep(classes, data, cfg, results):
             for rep in range(cfg.repeats):
                 for name in rotated([*classes, FLOOR], rep):
                     if name == FLOOR:
-                        gc.collect()
+                        settle(cfg)
                         secs = matmul_floor_epoch(X, (width,), 10, batch)
                         results.runs.append(
                             Run(workload, FLOOR, rep, secs, secs, 1, point=point)
@@ -608,7 +627,7 @@ def run_sweep(classes, data, cfg, results):
                         continue
                     if name not in classes:
                         continue
-                    gc.collect()
+                    settle(cfg)
                     try:
                         fit_s = fit_quietly(classes[name](**params), X, y)
                     except Exception as exc:  # report it and go on
@@ -1026,8 +1045,8 @@ def report(info, cfg, results, workloads):
         f"- settings: repeats={cfg.repeats}, epochs={cfg.epochs}, "
         f"MNIST rows train={cfg.train_rows} test={cfg.test_rows}, "
         f"sweep rows={cfg.sweep_rows}, predict calls/rep={cfg.predict_calls}, "
-        f"lbfgs max_iter={cfg.lbfgs_iter}, random_state={RANDOM_STATE}"
-        + (" (--quick)" if cfg.quick else ""),
+        f"lbfgs max_iter={cfg.lbfgs_iter}, settle={cfg.settle:g} s, "
+        f"random_state={RANDOM_STATE}" + (" (--quick)" if cfg.quick else ""),
     ]
     out += [f"- note: {n}" for n in results.notes]
     out.append("")
@@ -1066,6 +1085,7 @@ class Config:
     sweep_rows: int
     predict_calls: int
     lbfgs_iter: int
+    settle: float = 0.0
     threads: int | None = None
     torch_threads: int | None = None
 
@@ -1104,6 +1124,12 @@ def parse_args(argv=None):
         action="store_true",
         help="smoke test: 2 repeats, 1 epoch, 5000/2000 MNIST rows",
     )
+    parser.add_argument(
+        "--settle",
+        type=float,
+        help="seconds to wait before each timed run, so that no idle BLAS "
+        "thread of the previous run still spins (default 0.2; 0 with --quick)",
+    )
     parser.add_argument("--json", metavar="FILE", help="also write raw results")
     parser.add_argument("--memory-probe", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -1120,6 +1146,8 @@ def parse_args(argv=None):
         value = getattr(args, option)
         if value is not None and value < 1:
             parser.error(f"--{option} must be at least 1")
+    if args.settle is not None and args.settle < 0:
+        parser.error("--settle must not be negative")
     return args
 
 
@@ -1135,6 +1163,7 @@ def make_config(args):
         sweep_rows=2000 if quick else 20000,
         predict_calls=3 if quick else 10,
         lbfgs_iter=50 if quick else 200,
+        settle=args.settle if args.settle is not None else (0.0 if quick else 0.2),
         threads=args.threads,
     )
 

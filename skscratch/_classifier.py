@@ -8,7 +8,7 @@ from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets, unique_labels
-from sklearn.utils.validation import column_or_1d, validate_data
+from sklearn.utils.validation import column_or_1d
 
 from ._base import (
     _STOCHASTIC_SOLVERS,
@@ -322,8 +322,7 @@ class ScratchMLPClassifier(ClassifierMixin, _BaseScratchMLP):
 
     def _validate_input(self, X, y, incremental, reset, classes=None):
         dtype = _fit_dtypes(X) if reset else self.coefs_[0].dtype
-        X, y = validate_data(
-            self,
+        X, y = self._check_data(
             X,
             y,
             accept_sparse="csr",

@@ -6,7 +6,7 @@ from sklearn.base import RegressorMixin, _fit_context
 from sklearn.metrics import r2_score
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.metaestimators import available_if
-from sklearn.utils.validation import column_or_1d, validate_data
+from sklearn.utils.validation import column_or_1d
 
 from ._base import (
     _STOCHASTIC_SOLVERS,
@@ -258,8 +258,7 @@ class ScratchMLPRegressor(RegressorMixin, _BaseScratchMLP):
 
     def _validate_input(self, X, y, incremental, reset, classes=None):
         dtype = _fit_dtypes(X) if reset else self.coefs_[0].dtype
-        X, y = validate_data(
-            self,
+        X, y = self._check_data(
             X,
             y,
             accept_sparse="csr",

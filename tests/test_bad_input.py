@@ -4,17 +4,21 @@ For each kind of bad input: the error type and a readable message, then the
 guarantee that a model fitted before the failing call is exactly as it was.
 """
 
+import contextlib
 import copy
 import warnings
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 from sklearn.datasets import load_diabetes, load_iris
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
+from sklearn.neural_network import MLPClassifier
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils._param_validation import InvalidParameterError
 
 from skscratch import ScratchMLPClassifier, ScratchMLPRegressor
+from skscratch.core import compiled
 
 X_IRIS, Y_IRIS = load_iris(return_X_y=True)
 X_IRIS = StandardScaler().fit_transform(X_IRIS)
@@ -76,6 +80,42 @@ def test_bad_X_is_rejected_and_loses_nothing(kind, method):
         else:
             getattr(est, method)(X, y)
     _assert_unchanged(est, before, proba)
+
+
+@pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("layout", ["dense32", "dense64", "fortran", "csr"])
+@pytest.mark.parametrize("method", ["fit", "predict_proba"])
+@pytest.mark.parametrize("kernels", [True, False], ids=["compiled", "numpy"])
+def test_non_finite_X_gets_scikit_learns_own_message(value, layout, method, kernels):
+    """skscratch checks finiteness with a compiled pass of its own (in the
+    last element too, past the kernel's blocks of 64), then lets
+    scikit-learn's check word the error: the messages match MLPClassifier's
+    exactly, with the kernels or without."""
+    X = X_IRIS[:130].copy()  # 520 values: not a multiple of 64
+    X[-1, -1] = value
+    if layout == "dense32":
+        X = X.astype(np.float32)
+    elif layout == "fortran":
+        X = np.asfortranarray(X)
+    elif layout == "csr":
+        X = sp.csr_matrix(X)
+    y = Y_IRIS[:130]
+    messages = []
+    for cls in (ScratchMLPClassifier, MLPClassifier):
+        est = cls(max_iter=2, random_state=0)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            if method == "predict_proba":
+                est.fit(X_IRIS[:130].astype(X.dtype), y)
+        switch = contextlib.nullcontext() if kernels else compiled.disabled()
+        with switch, pytest.raises(ValueError) as info:
+            if method == "fit":
+                est.fit(X, y)
+            else:
+                est.predict_proba(X)
+        messages.append(str(info.value).replace(cls.__name__, "<estimator>"))
+    assert messages[0] == messages[1]
+    assert ("NaN" if np.isnan(value) else "infinity") in messages[0]
 
 
 def test_wrong_number_of_features():

@@ -348,3 +348,20 @@ def test_long_adam_run_with_subnormal_squares_matches_the_numpy_code():
     ):
         _assert_same_bits(a, b)
     assert fast.loss_curve_ == reference.loss_curve_
+
+
+@needs_numba
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("size", [0, 1, 63, 64, 65, 1000])
+def test_all_finite_kernel_finds_every_non_finite_value(dtype, size):
+    check = compiled.kernel("all_finite", dtype)
+    values = np.random.default_rng(0).normal(size=size).astype(dtype)
+    assert check(values)
+    for position in range(size):  # every lane of the blocks, and the tail
+        for bad in (np.nan, np.inf, -np.inf):
+            spoiled = values.copy()
+            spoiled[position] = bad
+            assert not check(spoiled)
+    # The largest finite values and signed zeros are finite: no overflow.
+    finfo = np.finfo(dtype)
+    assert check(np.array([finfo.max, -finfo.max, finfo.tiny / 2, -0.0] * 50, dtype))
