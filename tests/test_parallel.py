@@ -104,6 +104,68 @@ def test_an_error_in_a_worker_reaches_the_caller_and_threads_stop():
     assert threading.active_count() == before
 
 
+@pytest.mark.parametrize("spin", [True, False], ids=["polling", "locks only"])
+def test_worker_runs_tasks_in_order_and_hands_errors_back(spin, monkeypatch):
+    """The worker's hand-over, with the compiled polling and with the locks
+    alone (no Numba, or kernels switched off): every task runs once, in
+    order, and an exception reaches the caller without stopping the worker.
+    Short and long waits both happen: tasks that return at once, and tasks
+    that outlast the polling (so each side also sleeps on its lock)."""
+    import time
+
+    if spin and compiled.spin_kernel() is None:
+        pytest.skip("needs the fast extra: pip install 'skscratch[fast]'")
+    if not spin:
+        monkeypatch.setattr(compiled, "spin_kernel", lambda: None)
+    monkeypatch.setattr(par, "SPIN_READS", 1000)  # a microsecond or so
+    worker = par._Worker()
+    assert (worker._spin is not None) == spin
+    seen = []
+    try:
+        for k in range(200):
+            if k % 50 == 49:
+                time.sleep(0.002)  # the worker waits past its polling
+            if k % 40 == 39:
+                worker.submit(lambda: 1 / 0)
+                with pytest.raises(ZeroDivisionError):
+                    worker.result()
+                continue
+            delay = 0.002 if k % 30 == 29 else 0.0  # the caller waits long
+            worker.submit(lambda k=k, delay=delay: (time.sleep(delay), k)[1])
+            seen.append(worker.result())
+    finally:
+        worker.close()
+    assert seen == [k for k in range(200) if k % 40 != 39]
+    assert not worker._thread.is_alive()
+
+
+def test_spin_kernel_sees_another_threads_count():
+    """The compiled wait re-reads the counter on every pass: a count that
+    another thread makes while it polls ends the wait (were the read hoisted
+    out of the loop, it would poll to the end and return False)."""
+    import threading
+    import time
+
+    spin = compiled.spin_kernel()
+    if spin is None:
+        pytest.skip("needs the fast extra: pip install 'skscratch[fast]'")
+    counter = np.zeros(1, np.int64)
+    assert spin(counter, 0, 1)
+    assert not spin(counter, 1, 1000)
+
+    def count_later():
+        time.sleep(0.01)
+        counter[0] = 3
+
+    thread = threading.Thread(target=count_later)
+    thread.start()
+    try:
+        # About 2.5 ms per 10 million reads here: a budget of seconds.
+        assert spin(counter, 2, 10**10)
+    finally:
+        thread.join()
+
+
 def test_plan_threads_rules():
     # The rules for the NumPy optimizer code (see the next test for the
     # compiled kernels).

@@ -157,15 +157,32 @@ def _blocks(n, parts, align=16):
     return [slice(a, b) for a, b in pairwise(edges)]
 
 
+# How many times a thread reads the other's counter before it sleeps on a
+# lock: about 250 microseconds of polling on this machine (10 million reads
+# took 2.5 ms), longer than a training step's optimizer update, which is
+# what the worker waits through between two tasks.
+SPIN_READS = 1_000_000
+
+
 class _Worker:
     """A persistent thread running one task at a time.
 
     Two locks used as semaphores hand tasks over, with less Python around
-    them than ``concurrent.futures``. A round trip costs one wake-up of each
-    thread: 12-14 microseconds on this 2-core VM when the scheduler keeps
-    both threads on one core, about 50 when they run on the two cores (a
-    training loop's case, twice per batch), which the operating system
-    decides, not this class.
+    them than ``concurrent.futures``. A thread that sleeps on a lock costs a
+    wake-up to hand a task to: on this 2-core VM a round trip took 12-14
+    microseconds when the scheduler kept both threads on one core, and
+    58-65 when they ran on the two (a training loop's case, once per batch),
+    since a virtual CPU with nothing to run halts until the host wakes it.
+
+    So, with Numba, each side first polls a counter the other increments
+    (:func:`~skscratch.core.compiled.spin_until_loop`: compiled, without the
+    GIL) for up to :data:`SPIN_READS` reads, and only then sleeps on the
+    lock. The locks still carry every hand-over (the counters only tell when
+    taking the lock will not block), so a missed or late count costs time,
+    never correctness. A round trip then took 2.4-2.6 microseconds, and a
+    1-epoch MNIST fit on compressed rows 4-6% less time (sgd: 0.273 against
+    0.285 s, medians of 20 alternating fits; adam: 0.329 against 0.349 s),
+    with the same numbers, bit for bit.
     """
 
     def __init__(self):
@@ -174,13 +191,25 @@ class _Worker:
         self._done = threading.Lock()
         self._done.acquire()
         self._task = self._outcome = None
+        self._spin = compiled.spin_kernel()
+        # Tasks handed over and tasks finished, counted since the start.
+        self._posted = np.zeros(1, np.int64)
+        self._finished = np.zeros(1, np.int64)
+        self._n_posted = 0
         self._thread = threading.Thread(
             target=self._serve, name="skscratch-worker", daemon=True
         )
         self._thread.start()
 
+    def _wait(self, counter, target):
+        """Poll until ``counter`` reaches ``target`` (for a while at most)."""
+        if self._spin is not None:
+            self._spin(counter, target, SPIN_READS)
+
     def _serve(self):
+        n_done = 0
         while True:
+            self._wait(self._posted, n_done + 1)
             self._go.acquire()
             task = self._task
             if task is None:
@@ -189,13 +218,22 @@ class _Worker:
                 self._outcome = (True, task())
             except BaseException as exc:  # handed to the caller by result()
                 self._outcome = (False, exc)
+            n_done += 1
+            # Release first: a caller that sees the count finds the lock free.
             self._done.release()
+            self._finished[0] = n_done
+
+    def _post(self, task):
+        self._task = task
+        self._n_posted += 1
+        self._go.release()
+        self._posted[0] = self._n_posted
 
     def submit(self, task):
-        self._task = task
-        self._go.release()
+        self._post(task)
 
     def result(self):
+        self._wait(self._finished, self._n_posted)
         self._done.acquire()
         ok, value = self._outcome
         self._outcome = None
@@ -204,8 +242,7 @@ class _Worker:
         return value
 
     def close(self):
-        self._task = None
-        self._go.release()
+        self._post(None)
         self._thread.join()
 
 
