@@ -54,6 +54,7 @@ different blocks of the parameter vector run in parallel.
 
 import functools
 import os
+import platform
 import threading
 from contextlib import contextmanager
 
@@ -342,9 +343,18 @@ def transpose_compressed_loop(indptr, indices, values, colptr, rows, cvalues):
     colptr[0] = 0
 
 
-# Set by _build_kernels: an atomic read of an int64 array's first element
-# (a Numba intrinsic; Numba has no atomics of its own on the CPU).
-_atomic_load = None
+# Set by _build_kernels: an atomic read of an int64 array's first element,
+# and the CPU's spin-loop hint (Numba intrinsics: Numba has neither on the CPU).
+_atomic_load = _cpu_relax = None
+
+# The spin-loop hint, as an LLVM intrinsic (x86's PAUSE): it tells the core
+# that the thread is polling, which spares the execution resources a sibling
+# hyperthread is using. Elsewhere the loop polls without it.
+_RELAX_INTRINSIC = (
+    "llvm.x86.sse2.pause"
+    if platform.machine().lower() in ("x86_64", "amd64", "i386", "i686")
+    else None
+)
 
 
 def spin_until_loop(counter, target, max_reads):
@@ -357,16 +367,17 @@ def spin_until_loop(counter, target, max_reads):
     of the loop. See :class:`~skscratch.core.parallel._Worker` for why a
     thread polls instead of sleeping on a lock.
     """
-    # A plain loop: Numba does not compile any() over a generator.
-    for _ in range(max_reads):  # noqa: SIM110
+    for _ in range(max_reads):
         if _atomic_load(counter) >= target:
             return True
+        _cpu_relax()
     return False
 
 
-def _define_atomic_load():
-    global _atomic_load
-    from numba.core import types
+def _define_intrinsics():
+    global _atomic_load, _cpu_relax
+    from llvmlite import ir
+    from numba.core import cgutils, types
     from numba.extending import intrinsic
 
     @intrinsic
@@ -379,13 +390,26 @@ def _define_atomic_load():
 
         return sig, codegen
 
-    _atomic_load = atomic_load
+    @intrinsic
+    def cpu_relax(typingctx):
+        def codegen(context, builder, signature, args):
+            if _RELAX_INTRINSIC is not None:
+                hint = ir.FunctionType(ir.VoidType(), [])
+                fn = cgutils.get_or_insert_function(
+                    builder.module, hint, _RELAX_INTRINSIC
+                )
+                builder.call(fn, [])
+            return context.get_dummy_value()
+
+        return types.void(), codegen
+
+    _atomic_load, _cpu_relax = atomic_load, cpu_relax
 
 
 def _build_kernels():
     import numba
 
-    _define_atomic_load()
+    _define_intrinsics()
 
     def compile_all(cache):
         # error_model="numpy": a division by zero gives inf/nan as in NumPy

@@ -66,7 +66,7 @@ def minimize_lbfgs(
     params = network.params
     # One BLAS thread per evaluating thread, whatever n_threads: see
     # DataParallel's limit_blas.
-    evaluator = DataParallel(network, n_threads, limit_blas=True)
+    evaluator = DataParallel(network, n_threads, limit_blas=True, poll=False)
 
     def objective(theta):
         params[...] = theta

@@ -158,10 +158,10 @@ def _blocks(n, parts, align=16):
 
 
 # How many times a thread reads the other's counter before it sleeps on a
-# lock: about 250 microseconds of polling on this machine (10 million reads
-# took 2.5 ms), longer than a training step's optimizer update, which is
-# what the worker waits through between two tasks.
-SPIN_READS = 1_000_000
+# lock: about 250 microseconds of polling on this machine (each read, with
+# the CPU's spin-loop hint, took 27 ns), longer than a training step's
+# optimizer update, which is what the worker waits through between two tasks.
+SPIN_READS = 10_000
 
 
 class _Worker:
@@ -171,27 +171,28 @@ class _Worker:
     them than ``concurrent.futures``. A thread that sleeps on a lock costs a
     wake-up to hand a task to: on this 2-core VM a round trip took 12-14
     microseconds when the scheduler kept both threads on one core, and
-    58-65 when they ran on the two (a training loop's case, once per batch),
+    51-65 when they ran on the two (a training loop's case, once per batch),
     since a virtual CPU with nothing to run halts until the host wakes it.
 
     So, with Numba, each side first polls a counter the other increments
     (:func:`~skscratch.core.compiled.spin_until_loop`: compiled, without the
-    GIL) for up to :data:`SPIN_READS` reads, and only then sleeps on the
-    lock. The locks still carry every hand-over (the counters only tell when
-    taking the lock will not block), so a missed or late count costs time,
-    never correctness. A round trip then took 2.4-2.6 microseconds, and a
-    1-epoch MNIST fit on compressed rows 4-6% less time (sgd: 0.273 against
-    0.285 s, medians of 20 alternating fits; adam: 0.329 against 0.349 s),
-    with the same numbers, bit for bit.
+    GIL, with the CPU's spin-loop hint) for up to :data:`SPIN_READS` reads,
+    and only then sleeps on the lock. The locks still carry every hand-over
+    (the counters only tell when taking the lock will not block), so a
+    missed or late count costs time, never correctness. A round trip of an
+    empty task then took 2.8-2.9 microseconds instead of 51-54, and a
+    1-epoch MNIST fit with sgd on compressed rows 0.271 instead of 0.284 s
+    (medians of 12 alternating fits, 10 of the 12 pairs faster), with the
+    same numbers, bit for bit. ``poll=False`` goes straight to the lock.
     """
 
-    def __init__(self):
+    def __init__(self, poll=True):
         self._go = threading.Lock()
         self._go.acquire()
         self._done = threading.Lock()
         self._done.acquire()
         self._task = self._outcome = None
-        self._spin = compiled.spin_kernel()
+        self._spin = compiled.spin_kernel() if poll else None
         # Tasks handed over and tasks finished, counted since the start.
         self._posted = np.zeros(1, np.int64)
         self._finished = np.zeros(1, np.int64)
@@ -270,6 +271,12 @@ class DataParallel:
         Hand the first layer each thread's rows of ``X`` stored by their
         nonzero entries (:mod:`skscratch.core.compressed`), for a dense
         ``X`` that is mostly zeros; the network's first layer must be dense.
+    poll : bool, default=True
+        Let a waiting thread poll before it sleeps (see :class:`_Worker`):
+        worth it for mini-batches and predictions, whose hand-overs are
+        frequent and short. L-BFGS passes False: between two of its
+        evaluations the worker would poll in vain, and its fits on digits
+        took 10% longer (0.0345 against 0.0314 s, medians of 15).
 
     Examples
     --------
@@ -286,11 +293,14 @@ class DataParallel:
     True
     """
 
-    def __init__(self, network, n_threads=1, limit_blas=None, compress_rows=False):
+    def __init__(
+        self, network, n_threads=1, limit_blas=None, compress_rows=False, poll=True
+    ):
         self.network = network
         self.n_threads = max(1, int(n_threads))
         self.limit_blas = self.n_threads > 1 if limit_blas is None else limit_blas
         self.compress_rows = bool(compress_rows)
+        self.poll = bool(poll)
         self.replicas = [network]
         self._workers = []
         self._stack = None
@@ -303,7 +313,7 @@ class DataParallel:
         if self.limit_blas and controller is not None:
             self._stack.enter_context(controller.limit(limits=1))
         if self.n_threads > 1:
-            self._workers = [_Worker() for _ in range(self.n_threads - 1)]
+            self._workers = [_Worker(self.poll) for _ in range(self.n_threads - 1)]
             self._stack.callback(self._close_workers)
         return self
 
