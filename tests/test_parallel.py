@@ -273,3 +273,23 @@ def test_optimizers_without_a_kernel_say_so():
     assert not RMSprop(params, learning_rate_init=0.01).uses_kernel(np.float64)
     with compiled.disabled():
         assert not Adam(params, learning_rate_init=0.01).uses_kernel(np.float64)
+
+
+def test_a_spin_kernel_that_fails_to_compile_leaves_the_locks(monkeypatch):
+    """If the compiled wait cannot be built here, spin_kernel says so up
+    front, in the calling thread, and the worker sleeps on its locks."""
+    if not compiled.available():
+        pytest.skip("needs the fast extra: pip install 'skscratch[fast]'")
+
+    def broken(*args):
+        raise RuntimeError("no such intrinsic")
+
+    monkeypatch.setattr(compiled, "_spin_works", None)
+    monkeypatch.setitem(compiled._load(), "spin_until", broken)
+    assert compiled.spin_kernel() is None
+    worker = par._Worker()
+    try:
+        worker.submit(lambda: 42)
+        assert worker.result() == 42
+    finally:
+        worker.close()

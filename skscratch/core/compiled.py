@@ -516,16 +516,32 @@ def kernel(name, dtype):
     return _load()[name]
 
 
+_spin_works = None  # whether spin_until compiled and ran (None: not tried yet)
+
+
 def spin_kernel():
-    """The compiled :func:`spin_until_loop`, or None when kernels are off.
+    """The compiled :func:`spin_until_loop`, or None when kernels are off
+    or it cannot be compiled here.
+
+    The first call compiles it (or loads it from Numba's cache) and runs it
+    once, in the calling thread: a worker thread that met a compilation
+    error while waiting for its first task would leave its caller waiting
+    for ever.
 
     Returns
     -------
     spin_until : callable or None
     """
+    global _spin_works
     if not enabled():
         return None
-    return _load()["spin_until"]
+    spin = _load()["spin_until"]
+    if _spin_works is None:
+        try:
+            _spin_works = bool(spin(np.ones(1, np.int64), 1, 1))
+        except Exception:  # an LLVM without the intrinsics, for instance
+            _spin_works = False
+    return spin if _spin_works else None
 
 
 def kernel_for(name, *arrays):
