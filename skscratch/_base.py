@@ -125,6 +125,10 @@ class _BaseScratchMLP(BaseEstimator, ABC):
     def _check_data(self, X, y="no_validation", **kwargs):
         """``validate_data``, with its NaN/infinity check on ``X`` made by
         :func:`_assert_finite`."""
+        # Every fit, partial_fit and prediction starts here: the moment to
+        # read SKSCRATCH_COMPILED, which the kernel lookups of the training
+        # loop then take as read.
+        compiled.read_environment()
         out = validate_data(self, X, y, ensure_all_finite=False, **kwargs)
         no_y = isinstance(y, str) and y == "no_validation"
         _assert_finite(out if no_y else out[0], self)

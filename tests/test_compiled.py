@@ -135,6 +135,27 @@ def test_compiled_switches(monkeypatch):
     assert compiled.enabled()
 
 
+@needs_numba
+def test_environment_is_read_when_a_fit_or_prediction_starts(monkeypatch, iris):
+    # Kernel lookups use the value read last (reading the environment at
+    # each of a training step's lookups cost more than the lookup itself);
+    # every fit, partial_fit and prediction reads it again.
+    X, y = iris
+    compiled.read_environment()
+    monkeypatch.setenv(compiled.ENV_VAR, "0")
+    assert compiled.kernel("adam", np.float64) is not None  # not read yet
+    clf = ScratchMLPClassifier(hidden_layer_sizes=(5,), max_iter=3, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        clf.fit(X, y)
+    assert compiled.kernel("adam", np.float64) is None
+    monkeypatch.setenv(compiled.ENV_VAR, "1")
+    clf.predict(X)
+    assert compiled.kernel("adam", np.float64) is not None
+    monkeypatch.delenv(compiled.ENV_VAR)
+    assert compiled.enabled()  # enabled() reads it too
+
+
 def test_without_numba_the_numpy_code_runs(monkeypatch):
     # What a machine without Numba sees: no kernels, and optimizers that
     # still step.

@@ -25,7 +25,8 @@ estimators check their input for NaN and infinities with one
 (:func:`all_finite_loop`), and the threads of
 :class:`~skscratch.core.parallel.DataParallel` wait for each other with
 another (:func:`spin_until_loop`). Otherwise, or inside :func:`disabled`,
-or when the environment variable ``SKSCRATCH_COMPILED`` is ``0``, they run
+or when the environment variable ``SKSCRATCH_COMPILED`` is ``0`` (read
+when an estimator's fit or prediction starts: :func:`read_environment`), they run
 their NumPy code, which stays the reference implementation (the input check
 is then scikit-learn's, and the threads sleep on locks).
 
@@ -66,6 +67,10 @@ _DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 _lock = threading.Lock()
 _kernels = None  # False: Numba missing; else a dict of compiled functions
 _disabled_depth = 0  # how many disabled() blocks are active
+# SKSCRATCH_COMPILED == "0", as last read by read_environment() (None: not
+# read yet). A training step looks kernels up about a dozen times, and
+# reading the environment costs 0.5 us, more than the rest of the lookup.
+_env_off = None
 
 
 def adam_loop(
@@ -461,16 +466,35 @@ def available():
     return bool(_load())
 
 
+def read_environment():
+    """Read ``SKSCRATCH_COMPILED`` again.
+
+    :func:`kernel` uses the value read last, so that the lookups of a
+    training loop do not read the environment each time. The estimators call
+    this at the start of every ``fit``, ``partial_fit`` and prediction, and
+    :func:`enabled` calls it too: a change of the variable counts from the
+    next of those calls on.
+
+    Returns
+    -------
+    off : bool
+        Whether the variable switches the kernels off (its value is ``0``).
+    """
+    global _env_off
+    _env_off = os.environ.get(ENV_VAR) == "0"
+    return _env_off
+
+
 def enabled():
     """Whether optimizers use the compiled kernels right now: Numba is
-    installed, ``SKSCRATCH_COMPILED`` is not ``0`` and no :func:`disabled`
-    block is active.
+    installed, ``SKSCRATCH_COMPILED`` is not ``0`` (read again by this call)
+    and no :func:`disabled` block is active.
 
     Returns
     -------
     enabled : bool
     """
-    if _disabled_depth or os.environ.get(ENV_VAR) == "0":
+    if read_environment() or _disabled_depth:
         return False
     return available()
 
@@ -502,7 +526,8 @@ def disabled():
 
 def kernel(name, dtype):
     """The compiled kernel ``name`` for arrays of ``dtype``, or None when the
-    NumPy code should run: kernels are off (see :func:`enabled`), or the
+    NumPy code should run: kernels are off (see :func:`enabled`; the
+    environment variable as :func:`read_environment` read it last), or the
     dtype is not float32 or float64, the two the kernels are tested on.
 
     ``name`` is the function's name without ``_loop``: ``'adam'``, ``'sgd'``,
@@ -511,9 +536,11 @@ def kernel(name, dtype):
     compressed-rows kernels used by :mod:`skscratch.core.compressed`:
     ``'compress_rows'``, ``'sparse_dot'``, ``'transpose_compressed'``.
     """
-    if np.dtype(dtype) not in _DTYPES or not enabled():
+    kernels = _kernels if _kernels is not None else _load()
+    off = _env_off if _env_off is not None else read_environment()
+    if not kernels or off or _disabled_depth or np.dtype(dtype) not in _DTYPES:
         return None
-    return _load()[name]
+    return kernels[name]
 
 
 _spin_works = None  # whether spin_until compiled and ran (None: not tried yet)
