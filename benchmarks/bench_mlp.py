@@ -69,6 +69,31 @@ def load_average():
         return None
 
 
+# Core round trips above this many microseconds mean the two threads ran on
+# distant cores (0.04-0.06 us on this benchmark's VM most of the time, 0.4-0.5
+# in its slow phases; see core_round_trip_us).
+DISTANT_CORES_US = 0.2
+
+
+def core_round_trip_us():
+    """Round trip of a cache line between two threads' cores, in
+    microseconds (``skscratch.core.parallel.core_round_trip``; None without
+    Numba).
+
+    Measured after every timed run and reported beside the timings: on a VM
+    whose host sometimes runs the two virtual CPUs on distant cores, it tells
+    which runs met that phase, where skscratch's two-thread training loop
+    loses about half its speed (see docs/performance.rst).
+    """
+    try:
+        from skscratch.core.parallel import core_round_trip
+
+        seconds = core_round_trip()
+    except Exception:  # an older skscratch, or no skscratch at all
+        return None
+    return None if seconds is None else round(seconds * 1e6, 3)
+
+
 # ---------------------------------------------------------------------------
 # Implementations
 # ---------------------------------------------------------------------------
@@ -453,6 +478,7 @@ class Run:
     accuracy: float | None = None
     point: tuple | None = None  # sweep grid point (width, batch)
     load: float | None = field(default_factory=load_average)
+    core_rtt_us: float | None = field(default_factory=core_round_trip_us)
 
 
 @dataclass
@@ -920,9 +946,9 @@ def timing_table(results, workloads):
     lines = [
         (
             "| workload | dtype | impl | unit | median | min-max | vs sklearn "
-            "| vs floor | accuracy |"
+            "| vs floor | accuracy | core round trip (us) |"
         ),
-        "|---|---|---|---|---:|---:|---:|---:|---:|",
+        "|---|---|---|---|---:|---:|---:|---:|---:|---:|",
     ]
     for workload in workloads:
         if workload not in UNITS:
@@ -948,13 +974,28 @@ def timing_table(results, workloads):
                 f"| {workload} | {dtype} | {label} | {unit} | {_fmt(med * scale)} "
                 f"| {_fmt(min(vals) * scale)}-{_fmt(max(vals) * scale)} "
                 f"| {vs_ref} | {vs_floor} "
-                f"| {f'{statistics.median(accs):.4f}' if accs else ''} |"
+                f"| {f'{statistics.median(accs):.4f}' if accs else ''} "
+                f"| {_round_trips(results, workload, impl)} |"
             )
         for impl, message in results.failed.get(workload, {}).items():
             lines.append(
-                f"| {workload} | {dtype} | {impl} | failed | | | | | {message} |"
+                f"| {workload} | {dtype} | {impl} | failed | | | | | {message} | |"
             )
     return lines
+
+
+def _round_trips(results, workload, impl):
+    """Median core round trip after this row's runs, and how many of them
+    found the threads on distant cores."""
+    trips = [
+        r.core_rtt_us
+        for r in results.runs
+        if r.workload == workload and r.impl == impl and r.core_rtt_us is not None
+    ]
+    if not trips:
+        return ""
+    distant = sum(t > DISTANT_CORES_US for t in trips)
+    return f"{statistics.median(trips):.2f} ({distant}/{len(trips)} distant)"
 
 
 def memory_table(results):
@@ -1040,6 +1081,11 @@ def report(info, cfg, results, workloads):
         f"- OPENBLAS_CORETYPE: {info.get('openblas_coretype') or 'not set'}",
         f"- skscratch's optimizer steps: {info.get('optimizer_code')}",
         f"- torch threads: {cfg.torch_threads or 'n/a'}",
+        "- core round trip: a cache line between two threads' cores and "
+        "back, measured after every timed run; above "
+        f"{DISTANT_CORES_US} us the two threads ran on distant cores, where "
+        "skscratch's two-thread training loop is slower (see the benchmark's "
+        "README)",
         f"- 1-min load average: {info.get('load_start')} at start, "
         f"{info.get('load_end')} at end (other work on the machine skews timings)",
         f"- settings: repeats={cfg.repeats}, epochs={cfg.epochs}, "

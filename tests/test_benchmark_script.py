@@ -56,3 +56,12 @@ def test_lbfgs_workload_reports_a_ratio(bench, capsys):
     # The reference's own ratio is exactly 1.
     assert rows[1].split("|")[7].strip() == "1.00x"
     assert "- OPENBLAS_CORETYPE:" in report
+    # The core round trip after each run, when the compiled kernels exist.
+    from skscratch.core import compiled
+
+    trips = rows[0].split("|")[10].strip()
+    if compiled.spin_kernel() is None:
+        assert trips == ""
+    else:
+        assert trips.endswith("(0/1 distant)") or trips.endswith("(1/1 distant)")
+        assert float(trips.split()[0]) > 0

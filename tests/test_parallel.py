@@ -187,6 +187,24 @@ def test_spin_kernel_sees_another_threads_count():
         thread.join()
 
 
+def test_core_round_trip():
+    if compiled.spin_kernel() is None:
+        pytest.skip("needs the fast extra: pip install 'skscratch[fast]'")
+    ping_pong = compiled.kernel("ping_pong", np.float64)
+    counter = np.zeros(1, np.int64)
+    # Alone, side 1 waits for a 1 that never comes and gives up; side 0
+    # finds its 0 and writes 1, then waits for a 2.
+    assert not ping_pong(counter, 1, 0, 1, 1000)
+    assert not ping_pong(counter, 0, 0, 2, 1000)
+    assert counter[0] == 1
+    seconds = par.core_round_trip(n=2000)
+    # Nanoseconds to microseconds on real machines; anything from a
+    # millisecond on would mean the loops do not spin on the cache line.
+    assert 0 < seconds < 1e-3
+    with compiled.disabled():
+        assert par.core_round_trip() is None
+
+
 def test_plan_threads_rules():
     # The rules for the NumPy optimizer code (see the next test for the
     # compiled kernels).

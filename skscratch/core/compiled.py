@@ -379,6 +379,28 @@ def spin_until_loop(counter, target, max_reads):
     return False
 
 
+def ping_pong_loop(counter, me, start, stop, max_reads):
+    """One side of a ping-pong between two threads over ``counter[0]``.
+
+    For ``i`` in ``range(start, stop)``, thread ``me`` (0 or 1) waits until
+    the counter reads ``2 * i + me``, then writes ``2 * i + me + 1``, which
+    is what the other side waits for. One iteration on each side is a round
+    trip of the counter's cache line between the threads' cores: see
+    :func:`~skscratch.core.parallel.core_round_trip`. Returns False if a
+    wait gave up after ``max_reads`` reads.
+    """
+    for i in range(start, stop):
+        target = 2 * i + me
+        reads = 0
+        while _atomic_load(counter) != target:
+            reads += 1
+            if reads > max_reads:
+                return False
+            _cpu_relax()
+        counter[0] = target + 1
+    return True
+
+
 def _define_intrinsics():
     global _atomic_load, _cpu_relax
     from llvmlite import ir
@@ -434,6 +456,7 @@ def _build_kernels():
             "sparse_dot": jit(sparse_dot_loop),
             "transpose_compressed": jit(transpose_compressed_loop),
             "spin_until": jit(spin_until_loop),
+            "ping_pong": jit(ping_pong_loop),
         }
 
     try:
@@ -534,7 +557,9 @@ def kernel(name, dtype):
     ``'l2_gradient'``, ``'add_bias'``, ``'relu'``, ``'relu_with_mask'``,
     ``'subtract_row_max'``, ``'all_finite'`` (input validation), or one of the
     compressed-rows kernels used by :mod:`skscratch.core.compressed`:
-    ``'compress_rows'``, ``'sparse_dot'``, ``'transpose_compressed'``.
+    ``'compress_rows'``, ``'sparse_dot'``, ``'transpose_compressed'``, or
+    ``'ping_pong'`` (for :func:`~skscratch.core.parallel.core_round_trip`,
+    which checks with :func:`spin_kernel` that its intrinsics work).
     """
     kernels = _kernels if _kernels is not None else _load()
     off = _env_off if _env_off is not None else read_environment()
