@@ -17,7 +17,6 @@ from sklearn.datasets import load_digits
 from skscratch import ScratchMLPClassifier
 from skscratch.core import SGD, Adam, AdamW, Dense, build_mlp, compiled, get_activation
 from skscratch.core.activations import MAX_ROW_MAX_KERNEL_COLUMNS
-from skscratch.core.layers import MIN_BIAS_KERNEL_SIZE
 
 needs_numba = pytest.mark.skipif(
     not compiled.available(),
@@ -277,21 +276,14 @@ def test_bias_kernel_gives_the_numpy_code_bit_for_bit(dtype, monkeypatch):
         layer.W[...] = rng.normal(size=layer.W.shape)
         layer.b[...] = rng.normal(size=layer.b.shape)
         layer.b[0] = np.inf
-        # Enough rows for the kernel to be used (see MIN_BIAS_KERNEL_SIZE).
-        n_rows = MIN_BIAS_KERNEL_SIZE // layer.n_out + 1
-        return layer.forward(rng.normal(size=(n_rows, 6)).astype(dtype)).copy()
+        return layer.forward(rng.normal(size=(500, 6)).astype(dtype)).copy()
 
     _assert_same_bits(*_both(run))
     assert "add_bias" in _kernels_requested(monkeypatch, run)
 
 
-def test_small_outputs_and_wide_softmax_rows_use_the_numpy_code(monkeypatch):
-    # Where the kernels were measured slower (see the constants' comments).
-    layer = Dense(6, 11)
-    small = np.ones((MIN_BIAS_KERNEL_SIZE // 11 - 1, 6))
-    assert "add_bias" not in _kernels_requested(
-        monkeypatch, lambda: layer.forward(small)
-    )
+def test_wide_softmax_rows_use_the_numpy_code(monkeypatch):
+    # Where the kernel was measured slower (see the constant's comment).
     z = np.zeros((3, MAX_ROW_MAX_KERNEL_COLUMNS + 1))
     softmax = get_activation("softmax")
     requested = _kernels_requested(monkeypatch, lambda: softmax.forward(z, out=z))
