@@ -30,7 +30,8 @@ from .memory import aligned_empty
 
 def _is_sparse(x):
     """``sp.issparse(x)``, answered at once for a NumPy array (the usual
-    case): SciPy's test is an abstract-base-class check, ten times slower."""
+    case): SciPy's test is an abstract-base-class check, three times slower
+    (0.13 against 0.04 us)."""
     return not isinstance(x, np.ndarray) and sp.issparse(x)
 
 
