@@ -623,7 +623,12 @@ def run_predict_workload(classes, data, cfg, results):
                 models[name].predict_proba(X_test)
                 times.append(time.perf_counter() - start)
             acc = accs.get(name)  # None for the floor
-            results.runs += [Run(workload, name, rep, t, accuracy=acc) for t in times]
+            # One round trip for the block: its calls all ended at this moment.
+            trip = core_round_trip_us()
+            results.runs += [
+                Run(workload, name, rep, t, accuracy=acc, core_rtt_us=trip)
+                for t in times
+            ]
             log(
                 f"  rep {rep + 1}/{cfg.repeats} {name}: "
                 f"{1e3 * statistics.median(times):.2f} ms/call"

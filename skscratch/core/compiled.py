@@ -349,8 +349,9 @@ def transpose_compressed_loop(indptr, indices, values, colptr, rows, cvalues):
 
 
 # Set by _build_kernels: an atomic read of an int64 array's first element,
-# and the CPU's spin-loop hint (Numba intrinsics: Numba has neither on the CPU).
-_atomic_load = _cpu_relax = None
+# and the CPU's spin-loop hint (Numba intrinsics: Numba has neither on the CPU),
+# and the compiled spin_until_loop, which ping_pong_loop calls.
+_atomic_load = _cpu_relax = _spin_until = None
 
 # The spin-loop hint, as an LLVM intrinsic (x86's PAUSE): it tells the core
 # that the thread is polling, which spares the execution resources a sibling
@@ -386,17 +387,16 @@ def ping_pong_loop(counter, me, start, stop, max_reads):
     the counter reads ``2 * i + me``, then writes ``2 * i + me + 1``, which
     is what the other side waits for. One iteration on each side is a round
     trip of the counter's cache line between the threads' cores: see
-    :func:`~skscratch.core.parallel.core_round_trip`. Returns False if a
-    wait gave up after ``max_reads`` reads.
+    :func:`~skscratch.core.parallel.core_round_trip`. Each wait is
+    :func:`spin_until_loop`, the one the training threads use. Returns False
+    if a wait gave up after ``max_reads`` reads.
     """
     for i in range(start, stop):
+        # The other side writes 2 * i + me and then waits for our answer, so
+        # the counter cannot pass the target: "at least" means "equal" here.
         target = 2 * i + me
-        reads = 0
-        while _atomic_load(counter) != target:
-            reads += 1
-            if reads > max_reads:
-                return False
-            _cpu_relax()
+        if not _spin_until(counter, target, max_reads):
+            return False
         counter[0] = target + 1
     return True
 
@@ -442,7 +442,9 @@ def _build_kernels():
         # error_model="numpy": a division by zero gives inf/nan as in NumPy
         # instead of raising, which also lets the loop be vectorised. No
         # fastmath: it would allow fused multiply-adds and reordered arithmetic.
+        global _spin_until
         jit = numba.njit(error_model="numpy", nogil=True, cache=cache)
+        _spin_until = jit(spin_until_loop)
         return {
             "adam": jit(adam_loop),
             "sgd": jit(sgd_loop),
@@ -455,7 +457,7 @@ def _build_kernels():
             "compress_rows": jit(compress_rows_loop),
             "sparse_dot": jit(sparse_dot_loop),
             "transpose_compressed": jit(transpose_compressed_loop),
-            "spin_until": jit(spin_until_loop),
+            "spin_until": _spin_until,
             "ping_pong": jit(ping_pong_loop),
         }
 
