@@ -259,8 +259,8 @@ def core_round_trip(n=5000):
     :class:`DataParallel`'s threads run Python code in every batch, and the
     interpreter's state (the GIL, reference counts) moves between the cores
     with it; in those phases an MNIST epoch on two threads took 50% longer
-    (0.38 against 0.25 s), while single-thread
-    kernels ran at the same speed and BLAS's two threads lost 18%.
+    (0.38 against 0.25 s), while single-thread kernels ran at the same
+    speed and BLAS's two threads lost 18%.
 
     Parameters
     ----------
