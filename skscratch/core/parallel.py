@@ -255,12 +255,13 @@ def core_round_trip(n=5000):
     that never take the GIL. The figure says how far apart the operating
     system placed the two threads: on this benchmark machine's 2-core VM
     it was 0.04-0.06 us most of the time and 0.4-0.5 us in phases when the
-    host ran the two virtual CPUs on distant cores. Both of
-    :class:`DataParallel`'s threads run Python code in every batch, and the
-    interpreter's state (the GIL, reference counts) moves between the cores
-    with it; in those phases an MNIST epoch on two threads took 50% longer
-    (0.38 against 0.25 s), while single-thread kernels ran at the same
-    speed and BLAS's two threads lost 18%.
+    host ran the two virtual CPUs on distant cores. Each training step of
+    :class:`DataParallel` moves the parameter and gradient vectors between
+    the threads' cores (the calling thread sums the other's gradient and
+    updates the parameters, which the other reads back); in those phases
+    an MNIST epoch on two threads took 50% longer (0.38 against 0.25 s),
+    while single-thread kernels ran at the same speed and BLAS's two
+    threads lost 18%.
 
     Parameters
     ----------
