@@ -274,6 +274,7 @@ def core_round_trip(n=5000):
     """
     if compiled.spin_kernel() is None:  # checks that the intrinsics work
         return None
+    # The dtype only passes kernel()'s check: the loop works on int64 counters.
     loop = compiled.kernel("ping_pong", np.float64)
     counter = np.zeros(1, np.int64)
     warm, max_reads = 100, 100_000_000  # a wait gives up after seconds
