@@ -30,6 +30,7 @@ from .core import build_mlp, compiled, make_optimizer, minimize_lbfgs
 from .core.compressed import worth_compressing
 from .core.initializers import glorot_factor
 from .core.parallel import DataParallel, available_threads, plan_threads
+from .core.rows import checks_while_taking
 
 # The values the estimators accept; scikit-learn's MLP knows the first four
 # activations, the first three solvers and the first two regression losses.
@@ -99,11 +100,14 @@ class _BaseScratchMLP(BaseEstimator, ABC):
     # -- hooks of the two estimators ---------------------------------------
 
     @abstractmethod
-    def _validate_input(self, X, y, incremental, reset, classes=None):
+    def _validate_input(
+        self, X, y, incremental, reset, classes=None, defer_finite=False
+    ):
         """Validate ``X`` and encode ``y``.
 
         Returns ``X`` (float32 or float64, dense or CSR) and ``Y``, a 2-D
-        float array of the same dtype, as the loss expects it.
+        float array of the same dtype, as the loss expects it. With
+        ``defer_finite``, see :meth:`_check_data`.
         """
 
     @abstractmethod
@@ -122,16 +126,23 @@ class _BaseScratchMLP(BaseEstimator, ABC):
         """Fold other per-sample weights (class weights) into sample_weight."""
         return sample_weight
 
-    def _check_data(self, X, y="no_validation", **kwargs):
+    def _check_data(self, X, y="no_validation", defer_finite=False, **kwargs):
         """``validate_data``, with its NaN/infinity check on ``X`` made by
-        :func:`_assert_finite`."""
+        :func:`_assert_finite`.
+
+        With ``defer_finite``, an ``X`` whose rows the first epoch can check
+        as it takes them (:func:`~skscratch.core.rows.checks_while_taking`)
+        is left unchecked here; the caller then owes that check.
+        """
         # Every fit, partial_fit and prediction starts here: the moment to
         # read SKSCRATCH_COMPILED, which the kernel lookups of the training
         # loop then take as read.
         compiled.read_environment()
         out = validate_data(self, X, y, ensure_all_finite=False, **kwargs)
         no_y = isinstance(y, str) and y == "no_validation"
-        _assert_finite(out if no_y else out[0], self)
+        X = out if no_y else out[0]
+        if not (defer_finite and checks_while_taking(X)):
+            _assert_finite(X, self)
         return out
 
     # -- fitting -----------------------------------------------------------
@@ -144,10 +155,22 @@ class _BaseScratchMLP(BaseEstimator, ABC):
             not self.warm_start and not incremental
         )
         saved = self._snapshot()
+        # Stochastic solvers read every row of X in their first epoch: they
+        # check X for NaN and infinities then, as they take each batch
+        # (skscratch.core.rows), instead of in a pass of its own. Not with a
+        # validation split, whose rows the training loop never takes.
+        defer_finite = self.solver in _STOCHASTIC_SOLVERS and not self.early_stopping
+        unchecked = False  # whether X's finiteness is still to be checked
         try:
             X, Y = self._validate_input(
-                X, y, incremental, reset=first_pass, classes=classes
+                X,
+                y,
+                incremental,
+                reset=first_pass,
+                classes=classes,
+                defer_finite=defer_finite,
             )
+            unchecked = defer_finite and checks_while_taking(X)
             sample_weight = _check_sample_weight(sample_weight, X)
             sample_weight = self._adjust_sample_weight(sample_weight, Y, incremental)
             layer_units = [X.shape[1], *hidden_layer_sizes, Y.shape[1]]
@@ -172,7 +195,7 @@ class _BaseScratchMLP(BaseEstimator, ABC):
             try:
                 if self.solver in _STOCHASTIC_SOLVERS:
                     self._fit_stochastic(
-                        network, X, Y, sample_weight, incremental, timer
+                        network, X, Y, sample_weight, incremental, timer, unchecked
                     )
                 else:
                     self._fit_lbfgs(network, X, Y, sample_weight, timer)
@@ -182,6 +205,15 @@ class _BaseScratchMLP(BaseEstimator, ABC):
                 raise ValueError(_diverged_message(self))
         except BaseException:
             self._restore(saved)
+            if unchecked:
+                # Whatever stopped the fit (bad rows found by the first epoch,
+                # or an error before it saw them all), an X holding NaN or
+                # infinity gets scikit-learn's error, as when validation
+                # checks it first.
+                try:
+                    _assert_finite(X, self)
+                except ValueError as error:
+                    raise error from None
             raise
         return self
 
@@ -229,7 +261,9 @@ class _BaseScratchMLP(BaseEstimator, ABC):
             )
         self._hidden_activation = self.activation
 
-    def _fit_stochastic(self, network, X, Y, sample_weight, incremental, timer):
+    def _fit_stochastic(
+        self, network, X, Y, sample_weight, incremental, timer, check_rows=False
+    ):
         params = network.params
         if not incremental or not hasattr(self, "_optimizer"):
             self._optimizer = self._make_optimizer(network)
@@ -257,7 +291,10 @@ class _BaseScratchMLP(BaseEstimator, ABC):
         )
         # Compressed rows pay only when two threads share the batch.
         trainer = DataParallel(
-            network, n_threads, compress_rows=compress and n_threads > 1
+            network,
+            n_threads,
+            compress_rows=compress and n_threads > 1,
+            check_rows=check_rows,
         )
         with trainer:
             try:
@@ -273,6 +310,8 @@ class _BaseScratchMLP(BaseEstimator, ABC):
                 )
             except KeyboardInterrupt:
                 warnings.warn("Training interrupted by user.")
+                if trainer.check_rows:  # stopped before it saw every row
+                    _assert_finite(X, self)
 
         if self.early_stopping:
             params[...] = self._best_params
@@ -306,7 +345,10 @@ class _BaseScratchMLP(BaseEstimator, ABC):
                     else float(sample_weight[rows].sum())
                 )
                 if batch_weight == 0:
-                    continue  # only zero-weight rows: nothing to learn
+                    # Only zero-weight rows: nothing to learn, but X's values
+                    # must still be finite.
+                    trainer.check_skipped_rows(X, rows)
+                    continue
                 batch_loss = trainer.loss_and_gradient(
                     X,
                     Y,
@@ -320,6 +362,7 @@ class _BaseScratchMLP(BaseEstimator, ABC):
                 if not math.isfinite(batch_loss):
                     raise ValueError(_diverged_message(self))
                 accumulated_loss += batch_loss * batch_weight
+            trainer.check_rows = False  # every row has been checked
 
             self.n_iter_ += 1
             self.loss_ = accumulated_loss / total_weight

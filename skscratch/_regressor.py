@@ -256,11 +256,14 @@ class ScratchMLPRegressor(RegressorMixin, _BaseScratchMLP):
 
     # -- hooks ----------------------------------------------------------------
 
-    def _validate_input(self, X, y, incremental, reset, classes=None):
+    def _validate_input(
+        self, X, y, incremental, reset, classes=None, defer_finite=False
+    ):
         dtype = _fit_dtypes(X) if reset else self.coefs_[0].dtype
         X, y = self._check_data(
             X,
             y,
+            defer_finite=defer_finite,
             accept_sparse="csr",
             multi_output=True,
             y_numeric=True,

@@ -17,8 +17,13 @@ from sklearn.neural_network import MLPClassifier
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils._param_validation import InvalidParameterError
 
-from skscratch import ScratchMLPClassifier, ScratchMLPRegressor
-from skscratch.core import compiled
+from skscratch import ScratchMLPClassifier, ScratchMLPRegressor, _base
+from skscratch.core import Network, compiled
+
+needs_numba = pytest.mark.skipif(
+    not compiled.available(),
+    reason="needs the fast extra: pip install 'skscratch[fast]'",
+)
 
 X_IRIS, Y_IRIS = load_iris(return_X_y=True)
 X_IRIS = StandardScaler().fit_transform(X_IRIS)
@@ -60,8 +65,11 @@ def _assert_unchanged(est, before, proba_before):
         elif isinstance(value, np.ndarray):
             np.testing.assert_array_equal(value, after[key])
         elif key == "_optimizer":
-            np.testing.assert_array_equal(value.m, after[key].m)
-            assert value.t == after[key].t
+            state = "m" if hasattr(value, "m") else "velocity"  # Adam or SGD
+            np.testing.assert_array_equal(
+                getattr(value, state), getattr(after[key], state)
+            )
+            assert getattr(value, "t", None) == getattr(after[key], "t", None)
         elif key != "_label_binarizer":
             assert value == after[key], key
     np.testing.assert_array_equal(est.predict_proba(X_IRIS), proba_before)
@@ -274,3 +282,129 @@ def test_exploding_but_finite_loss_warns():
     )
     with pytest.warns(ConvergenceWarning, match="optimisation is diverging"):
         reg.fit(X, y * 1e3)
+
+
+def _spy_upfront_checks(monkeypatch):
+    """Count the passes over all of X that validation makes."""
+    calls = []
+    real = _base._assert_finite
+    monkeypatch.setattr(
+        _base, "_assert_finite", lambda X, est: calls.append(X.shape) or real(X, est)
+    )
+    return calls
+
+
+@needs_numba
+@pytest.mark.parametrize("row", [0, 77, 149])
+@pytest.mark.parametrize(
+    "options",
+    [
+        dict(),
+        dict(solver="sgd", batch_size=7),
+        dict(shuffle=False, batch_size=50),
+        dict(hidden_layer_sizes=(128,), batch_size=150),
+    ],
+    ids=["adam", "sgd-batch-7", "no-shuffle", "one-batch"],
+)
+@pytest.mark.parametrize("method", ["fit", "partial_fit", "warm_start"])
+def test_the_first_epoch_checks_the_rows_it_takes(method, options, row, monkeypatch):
+    """Stochastic solvers leave the NaN/infinity check to their first epoch,
+    which reads every row anyway: a bad value in any row, whatever batch it
+    falls in, still gets scikit-learn's error, and the failed call loses
+    nothing (here, on a model fitted before)."""
+    X = X_IRIS.astype(np.float32)
+    est = _fitted(**options, warm_start=method == "warm_start")
+    before, proba = _state(est), est.predict_proba(X_IRIS)
+    upfront = _spy_upfront_checks(monkeypatch)
+    bad = X.copy()
+    bad[row, 3] = np.nan
+    method = "fit" if method == "warm_start" else method
+    with pytest.raises(ValueError, match="Input X contains NaN") as info:
+        getattr(est, method)(bad, Y_IRIS)
+    assert info.value.__suppress_context__  # no internal error in the trace
+    assert len(upfront) == 1  # after the epoch found the bad row, to word it
+    _assert_unchanged(est, before, proba)
+    # Finite data: no pass of its own.
+    upfront.clear()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        getattr(est, method)(X, Y_IRIS)
+    assert not upfront
+
+
+@needs_numba
+@pytest.mark.parametrize(
+    "options, checked_upfront",
+    [
+        (dict(solver="lbfgs"), True),
+        (dict(early_stopping=True), True),  # validation rows are never taken
+        (dict(), False),
+    ],
+)
+def test_which_fits_leave_the_check_to_training(options, checked_upfront, monkeypatch):
+    upfront = _spy_upfront_checks(monkeypatch)
+    X = X_IRIS.astype(np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ScratchMLPClassifier(max_iter=2, random_state=0, **options).fit(X, Y_IRIS)
+        assert bool(upfront) == checked_upfront
+        upfront.clear()
+        # Sparse or Fortran-ordered data are checked first, as before.
+        ScratchMLPClassifier(max_iter=2, random_state=0).fit(sp.csr_matrix(X), Y_IRIS)
+        ScratchMLPClassifier(max_iter=2, random_state=0).fit(
+            np.asfortranarray(X), Y_IRIS
+        )
+        assert len(upfront) == 2
+        # Without the kernels too.
+        with compiled.disabled():
+            ScratchMLPRegressor(max_iter=2, random_state=0).fit(X, Y_IRIS)
+        assert len(upfront) == 3
+
+
+@needs_numba
+def test_rows_of_a_skipped_batch_are_checked_too():
+    X = X_IRIS.astype(np.float32)
+    X[3, 0] = np.inf
+    weights = np.ones(150)
+    weights[:10] = 0  # the first batch has nothing to learn from
+    est = ScratchMLPRegressor(shuffle=False, batch_size=10, max_iter=2)
+    with pytest.raises(ValueError, match="Input X contains infinity"):
+        est.fit(X, Y_IRIS, sample_weight=weights)
+    assert not hasattr(est, "coefs_")
+
+
+@needs_numba
+@pytest.mark.parametrize("interruption", [RuntimeError, KeyboardInterrupt])
+def test_a_fit_stopped_before_it_saw_every_row_still_reports_bad_values(
+    interruption, monkeypatch
+):
+    """An error in the first epoch, before it took the bad row (here in the
+    last batch), gives the NaN error, as validation would have first; so does
+    an interruption, after which a fit would otherwise return."""
+    X = X_IRIS.astype(np.float32)
+    calls = []
+    real = Network.loss_and_gradient
+
+    def failing(self, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise interruption("stop")
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(Network, "loss_and_gradient", failing)
+    bad = X.copy()
+    bad[-1, 0] = np.nan
+    est = ScratchMLPClassifier(shuffle=False, batch_size=50, max_iter=3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # "interrupted by user"
+        with pytest.raises(ValueError, match="Input X contains NaN"):
+            est.fit(bad, Y_IRIS)
+        assert not hasattr(est, "coefs_")
+        # On finite data, the same stop is what it always was.
+        calls.clear()
+        if interruption is KeyboardInterrupt:
+            est.fit(X, Y_IRIS)
+            assert est.n_iter_ == 0
+        else:
+            with pytest.raises(RuntimeError, match="stop"):
+                est.fit(X, Y_IRIS)

@@ -378,3 +378,34 @@ def test_all_finite_kernel_finds_every_non_finite_value(dtype, size):
     # The largest finite values and signed zeros are finite: no overflow.
     finfo = np.finfo(dtype)
     assert check(np.array([finfo.max, -finfo.max, finfo.tiny / 2, -0.0] * 50, dtype))
+
+
+@needs_numba
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("index_dtype", [np.int32, np.intp])
+def test_take_rows_kernel_copies_rows_and_finds_every_non_finite_value(
+    dtype, index_dtype
+):
+    take = compiled.kernel("take_rows", dtype)
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(50, 37)).astype(dtype)  # rows not a multiple of a lane
+    rows = rng.permutation(50)[:20].astype(index_dtype)
+    out = np.full((20, 37), -1, dtype)
+    assert take(X, rows, out)
+    _assert_same_bits(out, X[rows])
+    for i, j in [(0, 0), (7, 18), (19, 36)]:  # first, middle, last value taken
+        for bad in (np.nan, np.inf, -np.inf):
+            spoiled = X.copy()
+            spoiled[rows[i], j] = bad
+            assert not take(spoiled, rows, out)
+            _assert_same_bits(out, spoiled[rows])
+    # A bad value in a row not taken goes unseen, as it should.
+    spoiled = X.copy()
+    spoiled[np.setdiff1d(np.arange(50), rows)[0], 0] = np.nan
+    assert take(spoiled, rows, out)
+    # The largest finite values and signed zeros are finite: no overflow, even
+    # though this kernel alone may regroup its sum.
+    finfo = np.finfo(dtype)
+    extreme = np.array([finfo.max, -finfo.max, finfo.tiny / 2, -0.0] * 100, dtype)
+    extreme = extreme.reshape(20, 20)
+    assert take(extreme, np.arange(20, dtype=index_dtype), np.empty_like(extreme))

@@ -220,9 +220,9 @@ def _spy_compressed_trainers(monkeypatch):
     used = []
     real_init = DataParallel.__init__
 
-    def init(self, network, n_threads=1, limit_blas=None, compress_rows=False):
+    def init(self, network, n_threads=1, limit_blas=None, compress_rows=False, **kw):
         used.append(compress_rows)
-        real_init(self, network, n_threads, limit_blas, compress_rows)
+        real_init(self, network, n_threads, limit_blas, compress_rows, **kw)
 
     monkeypatch.setattr(DataParallel, "__init__", init)
     return used

@@ -14,11 +14,14 @@ from sklearn.datasets import (
 )
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import GridSearchCV, cross_val_score
+from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
+from sklearn.utils.multiclass import unique_labels
 
 import skscratch._base as base_module
 from skscratch import ScratchMLPClassifier, ScratchMLPRegressor
+from skscratch._classifier import _count_integer_labels
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
@@ -501,3 +504,51 @@ def test_predictions_from_several_threads_at_once(activation):
         for _ in range(5):
             got = np.concatenate(list(pool.map(clf.predict_proba, chunks)))
             np.testing.assert_array_equal(got, expected)
+
+
+@pytest.mark.parametrize("dtype", [np.int8, np.uint8, np.int32, np.int64, np.uint64])
+def test_integer_labels_are_counted_as_scikit_learn_finds_them(dtype):
+    rng = np.random.default_rng(0)
+    label_sets = [[3, 100, 7], [0, 1], [5], [9, 0, 4, 2]]
+    if np.dtype(dtype).kind == "i":
+        label_sets.append([-128 if dtype == np.int8 else -900, -3, 0, 120])
+    for values in label_sets:
+        y = rng.choice(values, 500).astype(dtype)
+        labels, inverse = _count_integer_labels(y)
+        expected, expected_inverse = np.unique(y, return_inverse=True)
+        assert labels.dtype == y.dtype
+        np.testing.assert_array_equal(labels, expected)
+        np.testing.assert_array_equal(inverse, expected_inverse)
+        np.testing.assert_array_equal(labels, unique_labels(y))
+    # Left to scikit-learn: ranges wider than y is long, other kinds, 2-D.
+    assert _count_integer_labels(np.array([0, 10**6] * 10)) is None
+    assert _count_integer_labels(np.array([2**63 + 1, 2**63 + 2], np.uint64)) is None
+    assert _count_integer_labels(np.array([0.0, 1.0])) is None
+    assert _count_integer_labels(np.array([True, False])) is None
+    assert _count_integer_labels(np.array(["a", "b"])) is None
+    assert _count_integer_labels(np.zeros((4, 2), int)) is None
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_counted_labels_train_exactly_as_hashed_ones(iris):
+    """Integer labels take the counting path, strings scikit-learn's: with
+    the same order of classes, the same model, bit for bit."""
+    X, y = iris
+    params = dict(max_iter=5, random_state=0)
+    counted = ScratchMLPClassifier(**params).fit(X, y.astype(np.int16))
+    hashed = ScratchMLPClassifier(**params).fit(X, y.astype(str))
+    reference = MLPClassifier(**params).fit(X, y.astype(np.int16))
+    np.testing.assert_array_equal(counted.classes_, reference.classes_)
+    assert counted.classes_.dtype == reference.classes_.dtype
+    assert counted._label_binarizer.y_type_ == reference._label_binarizer.y_type_
+    for a, b in zip(counted.coefs_, hashed.coefs_, strict=True):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(counted.predict_proba(X), hashed.predict_proba(X))
+    # A partial fit whose first batch lacks a class keeps every class's column.
+    partial = ScratchMLPClassifier(random_state=0)
+    partial.partial_fit(X[y > 0], y[y > 0] * 10, classes=[0, 10, 20, 30])
+    partial.partial_fit(X, y * 10)
+    assert partial.predict_proba(X).shape == (150, 4)
+    np.testing.assert_array_equal(partial.classes_, [0, 10, 20, 30])
+    with pytest.raises(ValueError, match="not in `self.classes_`"):
+        partial.partial_fit(X[:3], [0, 10, 40])

@@ -10,6 +10,7 @@ from skscratch import ScratchMLPClassifier, ScratchMLPRegressor
 from skscratch.core import SGD, Adam, build_mlp, compiled
 from skscratch.core import parallel as par
 from skscratch.core.parallel import DataParallel, available_threads, plan_threads
+from skscratch.core.rows import NonFiniteRowsError, checks_while_taking, take_rows
 
 
 def _problem(n=300, n_features=12, n_outputs=4, seed=0):
@@ -84,6 +85,54 @@ def test_optimizer_steps_match_the_serial_ones(
     np.testing.assert_allclose(parallel_net.params, serial_net.params, rtol=1e-9)
     expected_maps = 0 if n_threads == 1 else (1 if kernels else 2) * len(batches)
     assert len(maps) == expected_maps
+
+
+@pytest.mark.parametrize("kernels", [True, False], ids=["compiled", "numpy"])
+@pytest.mark.parametrize("n_threads", [1, 2])
+@pytest.mark.parametrize("rows", ["slice", "indices"])
+def test_checked_rows_stop_a_step_before_it_changes_anything(rows, n_threads, kernels):
+    net, X, Y, _ = _problem()
+    batch = slice(20, 250) if rows == "slice" else np.arange(300)[::-2].copy()
+    bad_row = np.arange(300)[batch][-1]  # the last row of the other thread's share
+    X[bad_row, 5] = np.nan
+    other = np.setdiff1d(np.arange(300), [bad_row])[:100]
+    optimizer = SGD(net.params, learning_rate_init=0.1)
+    before = net.params.copy()
+    with ExitStack() as stack:
+        if not kernels:
+            stack.enter_context(compiled.disabled())
+        dp = stack.enter_context(DataParallel(net, n_threads, check_rows=True))
+        with pytest.raises(NonFiniteRowsError):
+            dp.loss_and_gradient(X, Y, "log_loss", rows=batch, optimizer=optimizer)
+        np.testing.assert_array_equal(net.params, before)
+        # Rows not taken are not looked at.
+        value = dp.loss_and_gradient(X, Y, "log_loss", rows=other)
+        assert np.isfinite(value)
+        with pytest.raises(NonFiniteRowsError):
+            dp.check_skipped_rows(X, batch)
+        # Unchecked, the bad value goes through: checking is the caller's call.
+        dp.check_rows = False
+        dp.check_skipped_rows(X, batch)
+        assert np.isnan(dp.loss_and_gradient(X, Y, "log_loss", rows=batch))
+
+
+def test_take_rows_checks_only_when_asked():
+    X = np.arange(40.0).reshape(10, 4)
+    X[7, 3] = np.inf
+    out = np.empty((3, 4))
+    np.testing.assert_array_equal(take_rows(X, np.array([1, 7, 0]), out), X[[1, 7, 0]])
+    assert take_rows(X, np.array([2, 3, 4]), out, check_finite=True) is out
+    with pytest.raises(NonFiniteRowsError, match="NaN or infinity"):
+        take_rows(X, np.array([2, 7, 4]), out, check_finite=True)
+    # A Fortran-ordered X is taken by NumPy, and checked all the same.
+    with pytest.raises(NonFiniteRowsError):
+        take_rows(np.asfortranarray(X), np.array([7]), out[:1], check_finite=True)
+    assert not checks_while_taking(np.asfortranarray(X))
+    assert not checks_while_taking(X[:, 0])
+    assert not checks_while_taking(X.astype(np.float16))
+    with compiled.disabled():
+        assert not checks_while_taking(X)
+    assert checks_while_taking(X) == compiled.available()
 
 
 def test_predict_matches_the_serial_one():

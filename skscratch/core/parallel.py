@@ -41,6 +41,7 @@ from . import compiled
 from .compressed import CompressedRows
 from .losses import get_loss
 from .memory import aligned_empty
+from .rows import check_finite_rows, take_rows
 
 # When splitting pays. Every NumPy call releases and re-takes the GIL, and
 # when two threads make short calls the GIL bounces between them with a thread
@@ -325,6 +326,12 @@ class DataParallel:
         rows). L-BFGS passes False: between two of its evaluations the
         worker would poll in vain, and its fits on digits took 10% longer
         (0.0345 against 0.0314 s, medians of 15).
+    check_rows : bool, default=False
+        Check the rows of ``X`` taken for each batch for NaN and infinities
+        (:func:`skscratch.core.rows.take_rows`), raising
+        :class:`~skscratch.core.rows.NonFiniteRowsError` before they reach
+        the network. An attribute too: the estimators set it for their first
+        epoch only, when input validation left that check to training.
 
     Examples
     --------
@@ -342,13 +349,20 @@ class DataParallel:
     """
 
     def __init__(
-        self, network, n_threads=1, limit_blas=None, compress_rows=False, poll=True
+        self,
+        network,
+        n_threads=1,
+        limit_blas=None,
+        compress_rows=False,
+        poll=True,
+        check_rows=False,
     ):
         self.network = network
         self.n_threads = max(1, int(n_threads))
         self.limit_blas = self.n_threads > 1 if limit_blas is None else limit_blas
         self.compress_rows = bool(compress_rows)
         self.poll = bool(poll)
+        self.check_rows = bool(check_rows)
         self.replicas = [network]
         self._workers = []
         self._stack = None
@@ -407,21 +421,36 @@ class DataParallel:
 
     def _take(self, k, name, A, rows):
         """Rows ``rows`` of ``A`` (a view for a slice, else a gathered copy
-        in a buffer of thread ``k``)."""
+        in a buffer of thread ``k``); rows of ``X`` checked if
+        ``check_rows``."""
+        check = self.check_rows and name == "X" and not sp.issparse(A)
         if isinstance(rows, slice) or sp.issparse(A):
             taken = A[rows]
+            if check:
+                check_finite_rows(taken)
         else:
             shape = (len(rows), *A.shape[1:])
             buf = self._row_buffers[k].get(name)
             if buf is None or buf.shape[0] < shape[0] or buf.shape[1:] != shape[1:]:
                 buf = self._row_buffers[k][name] = aligned_empty(shape, A.dtype)
-            # mode="clip" skips the bounds-checking pass; the rows are valid.
-            taken = np.take(A, rows, axis=0, out=buf[: shape[0]], mode="clip")
+            taken = take_rows(A, rows, buf[: shape[0]], check_finite=check)
         if name == "X" and self.compress_rows and not sp.issparse(A):
             # Gathering first and compressing the gathered rows is faster
             # than one pass over scattered rows: np.take streams each row.
             return self._compressed[k].compress(np.ascontiguousarray(taken))
         return taken
+
+    def check_skipped_rows(self, X, rows):
+        """Check rows that the training loop skips (a batch whose weights
+        are all zero) as taking them would, if ``check_rows``.
+
+        Parameters
+        ----------
+        X : ndarray or sparse matrix of shape (n_samples, n_features)
+        rows : slice or ndarray of int
+        """
+        if self.check_rows and not sp.issparse(X):
+            check_finite_rows(X[rows])
 
     @staticmethod
     def _split_rows(rows, n_rows, parts):
