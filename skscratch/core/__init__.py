@@ -19,6 +19,8 @@ and it is meant to be read and used directly:
 - :mod:`~skscratch.core.lbfgs`: full-batch L-BFGS through scipy;
 - :mod:`~skscratch.core.gradcheck`: finite-difference gradient checks;
 - :mod:`~skscratch.core.parallel`: one batch on several cores;
+- :mod:`~skscratch.core.rows`: a batch's rows taken out of the data, checked
+  for NaN and infinities on the way when asked;
 - :mod:`~skscratch.core.memory`: arrays aligned on cache lines.
 
 For example, a two-layer network built by hand, its gradient on a batch, and

@@ -260,14 +260,15 @@ def take_rows_loop(X, rows, out):
     made on each value on its way from ``X`` to ``out``. The copy waits on
     memory, so the test adds nothing to its time (4.1 ms for an epoch of
     20 batches of 1000 MNIST rows in float32, with or without it, before
-    the prefetch below; NumPy's ``take``: 4.7 ms). This kernel alone is compiled with reassociation allowed, which
-    lets the sum run in SIMD lanes; the copy itself is exact, and the sum's
-    terms are zeros and NaNs, whose total is zero exactly when every term
-    is, in any order. A NaN can never be missed: that would need the
-    no-NaN assumption, which stays off. Should the compiler ever regroup the
-    terms so that finite values overflow, the caller's confirmation with
-    NumPy (:func:`skscratch.core.rows.take_rows`) turns that into time
-    lost, not a false error.
+    the prefetch below; NumPy's ``take``: 4.7 ms). This kernel alone is
+    compiled with reassociation allowed, which lets the sum run in SIMD
+    lanes; the copy itself is exact, and the sum's terms are zeros and
+    NaNs, whose total is zero exactly when every term is, in any order. A
+    NaN can never be missed: that would need the no-NaN assumption, which
+    stays off. Should the compiler ever regroup the terms so that finite
+    values overflow, the caller's confirmation with NumPy
+    (:func:`skscratch.core.rows.take_rows`) turns that into time lost, not
+    a false error.
     """
     n_rows, n_cols = rows.shape[0], X.shape[1]
     line = max(1, 64 // X.itemsize)  # entries per cache line

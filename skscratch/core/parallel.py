@@ -436,7 +436,7 @@ class DataParallel:
             taken = take_rows(A, rows, buf[: shape[0]], check_finite=check)
         if name == "X" and self.compress_rows and not sp.issparse(A):
             # Gathering first and compressing the gathered rows is faster
-            # than one pass over scattered rows: np.take streams each row.
+            # than one pass over scattered rows: the gather streams each row.
             return self._compressed[k].compress(np.ascontiguousarray(taken))
         return taken
 
