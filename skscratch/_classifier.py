@@ -511,9 +511,8 @@ def _count_integer_labels(y):
     check: four times in a fit. Integer labels in a range no wider than
     ``y`` is long (class numbers, as a rule) are counted in one pass
     instead: validating and encoding 20 000 MNIST labels took 0.4 ms
-    instead of 1.5.
-    Such a ``y`` is always a binary or multiclass target, so scikit-learn's
-    check of the target type has nothing to reject.
+    instead of 1.5. Such a ``y`` is always a binary or multiclass target,
+    so scikit-learn's check of the target type has nothing to reject.
 
     Parameters
     ----------
