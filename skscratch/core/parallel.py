@@ -423,8 +423,9 @@ class DataParallel:
         """Rows ``rows`` of ``A`` (a view for a slice, else a gathered copy
         in a buffer of thread ``k``); rows of ``X`` checked if
         ``check_rows``."""
-        check = self.check_rows and name == "X" and not sp.issparse(A)
-        if isinstance(rows, slice) or sp.issparse(A):
+        sparse = sp.issparse(A)
+        check = self.check_rows and name == "X" and not sparse
+        if isinstance(rows, slice) or sparse:
             taken = A[rows]
             if check:
                 check_finite_rows(taken)
@@ -434,7 +435,7 @@ class DataParallel:
             if buf is None or buf.shape[0] < shape[0] or buf.shape[1:] != shape[1:]:
                 buf = self._row_buffers[k][name] = aligned_empty(shape, A.dtype)
             taken = take_rows(A, rows, buf[: shape[0]], check_finite=check)
-        if name == "X" and self.compress_rows and not sp.issparse(A):
+        if name == "X" and self.compress_rows and not sparse:
             # Gathering first and compressing the gathered rows is faster
             # than one pass over scattered rows: the gather streams each row.
             return self._compressed[k].compress(np.ascontiguousarray(taken))
