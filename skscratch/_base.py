@@ -162,14 +162,19 @@ class _BaseScratchMLP(BaseEstimator, ABC):
         defer_finite = self.solver in _STOCHASTIC_SOLVERS and not self.early_stopping
         unchecked = False  # whether X's finiteness is still to be checked
         try:
-            X, Y = self._validate_input(
-                X,
-                y,
-                incremental,
-                reset=first_pass,
-                classes=classes,
-                defer_finite=defer_finite,
-            )
+            try:
+                X, Y = self._validate_input(
+                    X,
+                    y,
+                    incremental,
+                    reset=first_pass,
+                    classes=classes,
+                    defer_finite=defer_finite,
+                )
+            except ValueError:
+                if y is not None:
+                    _raise_if_not_finite(X, self)
+                raise
             unchecked = defer_finite and checks_while_taking(X)
             sample_weight = _check_sample_weight(sample_weight, X)
             sample_weight = self._adjust_sample_weight(sample_weight, Y, incremental)
@@ -712,6 +717,33 @@ def _assert_finite(X, estimator):
     assert_all_finite(
         X, allow_nan=False, estimator_name=type(estimator).__name__, input_name="X"
     )
+
+
+def _raise_if_not_finite(X, estimator):
+    """Raise scikit-learn's NaN/infinity error if ``X`` (as given to ``fit``)
+    holds such a value; return quietly otherwise, or if ``X`` is not even
+    numeric (its own error is then the one to report).
+
+    For the error path of validation: scikit-learn checks ``X``'s values
+    before anything about ``y`` (its values, its length, its classes) or the
+    number of features, while :meth:`BaseScratchMLP._check_data` checks them
+    after ``validate_data`` has looked at ``y``, or leaves them to the first
+    epoch. When one of those later checks fails, this restores scikit-learn's
+    order.
+    """
+    try:
+        X = check_array(
+            X,
+            accept_sparse="csr",
+            dtype=(np.float64, np.float32),
+            ensure_all_finite=False,
+        )
+    except (TypeError, ValueError):
+        return
+    try:
+        _assert_finite(X, estimator)
+    except ValueError as error:
+        raise error from None
 
 
 def _fit_dtypes(X):

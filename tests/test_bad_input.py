@@ -408,3 +408,64 @@ def test_a_fit_stopped_before_it_saw_every_row_still_reports_bad_values(
         else:
             with pytest.raises(RuntimeError, match="stop"):
                 est.fit(X, Y_IRIS)
+
+
+@pytest.mark.parametrize("layout", ["dense32", "csr"])
+@pytest.mark.parametrize(
+    "case",
+    [
+        "continuous-y",
+        "y-with-nan",
+        "negative-poisson-y",
+        "short-y",
+        "partial-fit-features",
+        "new-class",
+    ],
+)
+def test_bad_X_is_reported_before_bad_y(case, layout):
+    """When both X and y are wrong, the error is about X's NaN, as in
+    scikit-learn, which checks X's values before y and the feature count;
+    skscratch checks them later (after y, or during the first epoch), so a
+    failed validation looks at X first."""
+    from sklearn.neural_network import MLPRegressor
+
+    X = X_IRIS.astype(np.float32)
+    bad = X.copy()
+    bad[5, 2] = np.nan
+    if layout == "csr":
+        bad = sp.csr_matrix(bad)
+    y, method, regressor, options = Y_IRIS, "fit", False, {}
+    if case == "continuous-y":
+        y = Y_IRIS + 0.5
+    elif case == "y-with-nan":
+        y, regressor = np.where(np.arange(150) == 9, np.nan, Y_IRIS), True
+    elif case == "negative-poisson-y":
+        y, regressor, options = Y_IRIS - 1.0, True, {"loss": "poisson"}
+    elif case == "short-y":
+        y = Y_IRIS[:-1]
+    messages = []
+    for ours in (True, False):
+        if regressor:
+            cls = ScratchMLPRegressor if ours else MLPRegressor
+        else:
+            cls = ScratchMLPClassifier if ours else MLPClassifier
+        if options and not ours:  # scikit-learn's MLP has no Poisson loss
+            cls, options = MLPRegressor, {}
+        est = cls(max_iter=2, random_state=0, **options)
+        if case in ("partial-fit-features", "new-class"):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", ConvergenceWarning)
+                est.partial_fit(
+                    X[:, :3] if case == "partial-fit-features" else X,
+                    np.minimum(Y_IRIS, 1),
+                    classes=[0, 1],
+                )
+            method = "partial_fit"
+        with pytest.raises(ValueError) as info:
+            getattr(est, method)(bad, y)
+        messages.append(str(info.value).replace(cls.__name__, "<estimator>"))
+        if ours:
+            error = info.value  # no y error in the trace:
+            assert error.__context__ is None or error.__suppress_context__
+    assert messages[0].startswith("Input X contains NaN"), messages[0]
+    assert messages[0] == messages[1]
