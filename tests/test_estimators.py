@@ -225,6 +225,46 @@ def test_multilabel_fit_predict_and_proba():
     assert clf.score(X, Y) > 0.8  # exact-match accuracy on training data
 
 
+@pytest.mark.parametrize(
+    "kind", ["binary-str", "binary-int", "multiclass-str", "multilabel", "one-class"]
+)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_predicted_labels_are_the_label_binarizers(kind, dtype):
+    """predict decodes the outputs itself, as LabelBinarizer.inverse_transform
+    does: the same labels and dtype, ties and outputs of exactly 0.5
+    included."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 4)).astype(dtype)
+    y = {
+        "binary-str": np.array(["no", "yes"])[np.arange(60) % 2],
+        "binary-int": np.array([-3, 7])[np.arange(60) % 2],
+        "multiclass-str": np.array(["b", "a", "c", "d"])[np.arange(60) % 4],
+        "multilabel": (rng.random((60, 3)) > 0.5).astype(int),
+        "one-class": np.full(60, 4),
+    }[kind]
+    clf = ScratchMLPClassifier(hidden_layer_sizes=(5,), max_iter=3, random_state=0)
+    clf.fit(X, y)
+    n_out = clf.n_outputs_
+    # Outputs as the network gives them, then ties and values at 0.5.
+    crafted = [
+        clf._forward(X),
+        np.full((4, n_out), 0.5, dtype),
+        np.array([[0.25, 0.25, 0.5, 0.5]] * 2, dtype)[:, :n_out],
+        np.nextafter(np.full((3, n_out), 0.5, dtype), dtype(1)),
+    ]
+    binarizer = clf._label_binarizer
+    for outputs in crafted:
+        expected = binarizer.inverse_transform(
+            outputs.ravel() if n_out == 1 else outputs
+        )
+        got = clf._outputs_to_predictions(outputs)
+        assert got.dtype == expected.dtype
+        np.testing.assert_array_equal(got, expected)
+    np.testing.assert_array_equal(
+        clf.predict(X), clf._outputs_to_predictions(crafted[0])
+    )
+
+
 def test_multilabel_partial_fit_without_classes():
     """scikit-learn's partial_fit rejects multilabel targets (#12505)."""
     X, Y = make_multilabel_classification(300, n_classes=4, random_state=0)
