@@ -731,7 +731,7 @@ def _raise_if_not_finite(X, estimator):
 
     For the error path of validation: scikit-learn checks ``X``'s values
     before anything about ``y`` (its values, its length, its classes) or the
-    number of features, while :meth:`BaseScratchMLP._check_data` checks them
+    number of features, while :meth:`_BaseScratchMLP._check_data` checks them
     after ``validate_data`` has looked at ``y``, or leaves them to the first
     epoch. When one of those later checks fails, this restores scikit-learn's
     order.
