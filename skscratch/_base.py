@@ -215,10 +215,7 @@ class _BaseScratchMLP(BaseEstimator, ABC):
                 # or an error before it saw them all), an X holding NaN or
                 # infinity gets scikit-learn's error, as when validation
                 # checks it first.
-                try:
-                    _assert_finite(X, self)
-                except ValueError as error:
-                    raise error from None
+                _raise_if_not_finite(X, self)
             raise
         return self
 
@@ -725,16 +722,18 @@ def _assert_finite(X, estimator):
 
 
 def _raise_if_not_finite(X, estimator):
-    """Raise scikit-learn's NaN/infinity error if ``X`` (as given to ``fit``)
-    holds such a value; return quietly otherwise, or if ``X`` is not even
-    numeric (its own error is then the one to report).
+    """Raise scikit-learn's NaN/infinity error, with no other error chained
+    to it, if ``X`` (as given to ``fit``, or validated) holds such a value;
+    return quietly otherwise, or if ``X`` is not even numeric (its own error
+    is then the one to report).
 
-    For the error path of validation: scikit-learn checks ``X``'s values
-    before anything about ``y`` (its values, its length, its classes) or the
-    number of features, while :meth:`_BaseScratchMLP._check_data` checks them
-    after ``validate_data`` has looked at ``y``, or leaves them to the first
-    epoch. When one of those later checks fails, this restores scikit-learn's
-    order.
+    For the error paths of a fit whose check of ``X``'s values has not run.
+    scikit-learn checks them before anything about ``y`` (its values, its
+    length, its classes) or the number of features, while
+    :meth:`_BaseScratchMLP._check_data` checks them after ``validate_data``
+    has looked at ``y``, or leaves them to the first epoch: when a later
+    check fails, or the first epoch stops before it has taken every row,
+    this gives scikit-learn's error as validation would have.
     """
     try:
         X = check_array(

@@ -82,9 +82,10 @@ def take_rows(A, rows, out, check_finite=False):
         # pass; the rows are valid.
         np.take(A, rows, axis=0, out=out, mode="clip")
         finite = not check_finite  # False: still to be checked
-    # A False from the kernel is confirmed before raising (see take_rows_loop).
-    if not finite and not all_finite(out):
-        raise NonFiniteRowsError("The rows taken hold NaN or infinity.")
+    if not finite:
+        # A False from the kernel is confirmed before raising (see
+        # take_rows_loop).
+        check_finite_rows(out)
     return out
 
 
