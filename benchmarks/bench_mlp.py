@@ -1003,6 +1003,66 @@ def _round_trips(results, workload, impl):
     return f"{statistics.median(trips):.2f} ({distant}/{len(trips)} distant)"
 
 
+def _placement(run):
+    """'nearby', 'distant' or None (no round trip measured) for a run."""
+    if run.core_rtt_us is None:
+        return None
+    return "distant" if run.core_rtt_us > DISTANT_CORES_US else "nearby"
+
+
+def _placement_medians(results, workload, impl, point=None):
+    """Median seconds and run count per core placement of these runs."""
+    by_place = {"nearby": [], "distant": []}
+    for r in results.runs:
+        if r.workload == workload and r.impl == impl and r.point == point:
+            place = _placement(r)
+            if place is not None:
+                by_place[place].append(r.seconds)
+    return {
+        place: (statistics.median(vals) if vals else None, len(vals))
+        for place, vals in by_place.items()
+    }
+
+
+def placement_table(results, workloads):
+    """Medians and ratios to scikit-learn computed within each core placement.
+
+    The two virtual CPUs of the benchmark's VM run on nearby or distant cores
+    in phases of seconds to minutes, and every two-thread loop is slower in
+    the distant phase. An overall median can set skscratch's runs in one
+    phase against scikit-learn's in the other; here each implementation's
+    runs are compared with scikit-learn's runs in the same placement.
+    Returns no lines when no run has a round trip.
+    """
+    header = [
+        (
+            "| workload | impl | nearby runs | nearby median | nearby vs sklearn "
+            "| distant runs | distant median | distant vs sklearn |"
+        ),
+        "|---|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    if not any(_placement(r) for r in results.runs):
+        return []
+    lines = []
+    for workload in workloads:
+        if workload not in UNITS:
+            continue
+        _, scale, _ = UNITS[workload]
+        impls = [i for i in (*ALL_IMPLS, FLOOR) if results.values(workload, i)]
+        ref = _placement_medians(results, workload, "sklearn")
+        for impl in impls:
+            cells = []
+            for place, (med, count) in _placement_medians(
+                results, workload, impl
+            ).items():
+                ref_med = ref[place][0]
+                ratio = f"{med / ref_med:.2f}x" if med and ref_med else ""
+                cells += [str(count), _fmt(med * scale) if med else "", ratio]
+            label = FLOOR_LABEL if impl == FLOOR else impl
+            lines.append(f"| {workload} | {label} | " + " | ".join(cells) + " |")
+    return [*header, *lines]
+
+
 def memory_table(results):
     mib = 1024.0**2
     lines = [
@@ -1050,7 +1110,21 @@ def sweep_tables(results):
 
         return cell
 
+    def placement_ratio(point):
+        mine = _placement_medians(results, "sweep", "skscratch", point)
+        ref = _placement_medians(results, "sweep", "sklearn", point)
+        cells = []
+        for place in ("nearby", "distant"):
+            (a, n_a), (b, n_b) = mine[place], ref[place]
+            cells.append(f"{a / b:.2f}x ({n_a}/{n_b})" if a and b else "n/a")
+        return " / ".join(cells)
+
     lines = grid("Ratio skscratch / sklearn (median fit seconds):", ratio("skscratch"))
+    lines += grid(
+        "The same ratio within each core placement, nearby / distant (runs of "
+        "skscratch/sklearn in brackets):",
+        placement_ratio,
+    )
     if any(r.impl == FLOOR and r.workload == "sweep" for r in results.runs):
         lines += grid(
             "Ratio floor / sklearn: the lowest ratio reachable with dense "
@@ -1103,6 +1177,17 @@ def report(info, cfg, results, workloads):
     out.append("")
     if any(w in UNITS for w in workloads):
         out += ["## Timings", "", *timing_table(results, workloads), ""]
+        by_place = placement_table(results, workloads)
+        if by_place:
+            out += [
+                "## Timings by core placement",
+                "",
+                "Each implementation's runs compared with scikit-learn's runs "
+                "made in the same core placement (see the round trip above).",
+                "",
+                *by_place,
+                "",
+            ]
     if results.memory:
         out += [
             "## Memory (adam32 fit, beyond the data)",

@@ -51,13 +51,19 @@ def test_lbfgs_workload_reports_a_ratio(bench, capsys):
     )
     assert status == 0
     report = capsys.readouterr().out
-    rows = [line for line in report.splitlines() if line.startswith("| lbfgs")]
+    timings = report.split("## Timings by core placement")[0]
+    rows = [line for line in timings.splitlines() if line.startswith("| lbfgs")]
     assert [row.split("|")[3].strip() for row in rows] == ["skscratch", "sklearn"]
     # The reference's own ratio is exactly 1.
     assert rows[1].split("|")[7].strip() == "1.00x"
     assert "- OPENBLAS_CORETYPE:" in report
-    # The core round trip after each run, when the compiled kernels exist.
+    # The core round trip after each run, when the compiled kernels exist,
+    # and then the same runs by core placement.
     from skscratch.core import compiled
+
+    assert ("## Timings by core placement" in report) == (
+        compiled.spin_kernel() is not None
+    )
 
     trips = rows[0].split("|")[10].strip()
     if compiled.spin_kernel() is None:
@@ -65,3 +71,32 @@ def test_lbfgs_workload_reports_a_ratio(bench, capsys):
     else:
         assert trips.endswith("(0/1 distant)") or trips.endswith("(1/1 distant)")
         assert float(trips.split()[0]) > 0
+
+
+def test_placement_table_compares_runs_in_the_same_placement(bench):
+    def run(impl, rep, seconds, trip):
+        return bench.Run("sgd", impl, rep, seconds, load=None, core_rtt_us=trip)
+
+    results = bench.Results(
+        runs=[
+            run("sklearn", 0, 0.50, 0.05),
+            run("sklearn", 1, 0.60, 0.45),
+            run("skscratch", 0, 0.25, 0.05),
+            run("skscratch", 1, 0.36, 0.45),
+            run("skscratch", 2, 0.38, 0.50),
+        ]
+    )
+    rows = {
+        cells[1]: cells
+        for line in bench.placement_table(results, ["sgd"])[2:]
+        for cells in [[c.strip() for c in line.split("|")[1:-1]]]
+    }
+    # Nearby: 0.25 against 0.50; distant: the median of 0.36 and 0.38
+    # against 0.60, not against the overall median of scikit-learn's runs.
+    nearby, distant = ["1", "0.25", "0.50x"], ["2", "0.37", "0.62x"]
+    assert rows["skscratch"] == ["sgd", "skscratch", *nearby, *distant]
+    assert rows["sklearn"][4] == rows["sklearn"][7] == "1.00x"
+    # Without round trips (no compiled kernels), no table.
+    for r in results.runs:
+        r.core_rtt_us = None
+    assert bench.placement_table(results, ["sgd"]) == []
