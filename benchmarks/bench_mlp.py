@@ -1034,16 +1034,15 @@ def placement_table(results, workloads):
     runs are compared with scikit-learn's runs in the same placement.
     Returns no lines when no run has a round trip.
     """
-    header = [
+    if not any(_placement(r) for r in results.runs):
+        return []
+    lines = [
         (
             "| workload | impl | nearby runs | nearby median | nearby vs sklearn "
             "| distant runs | distant median | distant vs sklearn |"
         ),
         "|---|---|---:|---:|---:|---:|---:|---:|",
     ]
-    if not any(_placement(r) for r in results.runs):
-        return []
-    lines = []
     for workload in workloads:
         if workload not in UNITS:
             continue
@@ -1060,7 +1059,7 @@ def placement_table(results, workloads):
                 cells += [str(count), _fmt(med * scale) if med else "", ratio]
             label = FLOOR_LABEL if impl == FLOOR else impl
             lines.append(f"| {workload} | {label} | " + " | ".join(cells) + " |")
-    return [*header, *lines]
+    return lines
 
 
 def memory_table(results):
@@ -1120,11 +1119,12 @@ def sweep_tables(results):
         return " / ".join(cells)
 
     lines = grid("Ratio skscratch / sklearn (median fit seconds):", ratio("skscratch"))
-    lines += grid(
-        "The same ratio within each core placement, nearby / distant (runs of "
-        "skscratch/sklearn in brackets):",
-        placement_ratio,
-    )
+    if any(_placement(r) for r in results.runs if r.workload == "sweep"):
+        lines += grid(
+            "The same ratio within each core placement, nearby / distant (runs "
+            "of skscratch/sklearn in brackets):",
+            placement_ratio,
+        )
     if any(r.impl == FLOOR and r.workload == "sweep" for r in results.runs):
         lines += grid(
             "Ratio floor / sklearn: the lowest ratio reachable with dense "
