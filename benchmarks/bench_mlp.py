@@ -947,6 +947,11 @@ UNITS = {
 }
 
 
+def _table_impls(results, workload):
+    """The implementations with runs of ``workload``, in the tables' order."""
+    return [i for i in (*ALL_IMPLS, FLOOR) if results.values(workload, i)]
+
+
 def timing_table(results, workloads):
     lines = [
         (
@@ -959,7 +964,7 @@ def timing_table(results, workloads):
         if workload not in UNITS:
             continue
         unit, scale, dtype = UNITS[workload]
-        impls = [i for i in (*ALL_IMPLS, FLOOR) if results.values(workload, i)]
+        impls = _table_impls(results, workload)
         medians = {i: statistics.median(results.values(workload, i)) for i in impls}
         ref = medians.get("sklearn")
         floor = medians.get(FLOOR)
@@ -989,25 +994,26 @@ def timing_table(results, workloads):
     return lines
 
 
-def _round_trips(results, workload, impl):
-    """Median core round trip after this row's runs, and how many of them
-    found the threads on distant cores."""
-    trips = [
-        r.core_rtt_us
-        for r in results.runs
-        if r.workload == workload and r.impl == impl and r.core_rtt_us is not None
-    ]
-    if not trips:
-        return ""
-    distant = sum(t > DISTANT_CORES_US for t in trips)
-    return f"{statistics.median(trips):.2f} ({distant}/{len(trips)} distant)"
-
-
 def _placement(run):
     """'nearby', 'distant' or None (no round trip measured) for a run."""
     if run.core_rtt_us is None:
         return None
     return "distant" if run.core_rtt_us > DISTANT_CORES_US else "nearby"
+
+
+def _round_trips(results, workload, impl):
+    """Median core round trip after this row's runs, and how many of them
+    found the threads on distant cores."""
+    runs = [
+        r
+        for r in results.runs
+        if r.workload == workload and r.impl == impl and _placement(r) is not None
+    ]
+    if not runs:
+        return ""
+    distant = sum(_placement(r) == "distant" for r in runs)
+    trips = [r.core_rtt_us for r in runs]
+    return f"{statistics.median(trips):.2f} ({distant}/{len(trips)} distant)"
 
 
 def _placement_medians(results, workload, impl, point=None):
@@ -1047,7 +1053,7 @@ def placement_table(results, workloads):
         if workload not in UNITS:
             continue
         _, scale, _ = UNITS[workload]
-        impls = [i for i in (*ALL_IMPLS, FLOOR) if results.values(workload, i)]
+        impls = _table_impls(results, workload)
         ref = _placement_medians(results, workload, "sklearn")
         for impl in impls:
             cells = []
