@@ -260,6 +260,7 @@ class ScratchMLPClassifier(ClassifierMixin, _BaseScratchMLP):
         -------
         self : ScratchMLPClassifier
         """
+        self._check_partial_fit_classes(y, classes)
         return self._fit(
             X, y, sample_weight=sample_weight, incremental=True, classes=classes
         )
@@ -347,7 +348,7 @@ class ScratchMLPClassifier(ClassifierMixin, _BaseScratchMLP):
         elif not hasattr(self, "classes_") or (not self.warm_start and not incremental):
             self._set_classes(y, None, labels=labels)
         else:
-            self._check_classes_compatible(y, classes, incremental, labels=labels)
+            self._check_classes_compatible(y, incremental, labels=labels)
         return X, self._encode(y, X.dtype, counted)
 
     def _encode(self, y, dtype, counted=None):
@@ -389,11 +390,7 @@ class ScratchMLPClassifier(ClassifierMixin, _BaseScratchMLP):
                     f"{binarizer.classes_.tolist()} (the column indices), got "
                     f"{np.asarray(classes).tolist()}."
                 )
-        elif from_partial_fit:
-            if classes is None:
-                raise ValueError(
-                    "classes must be passed on the first call to partial_fit."
-                )
+        elif from_partial_fit:  # classes checked by _check_partial_fit_classes
             binarizer.fit(classes)
             self._check_known_labels(y, binarizer.classes_, labels)
         elif labels is None:
@@ -403,16 +400,29 @@ class ScratchMLPClassifier(ClassifierMixin, _BaseScratchMLP):
         self._label_binarizer = binarizer
         self.classes_ = binarizer.classes_
 
-    def _check_classes_compatible(self, y, classes, incremental, labels=None):
-        if (
-            classes is not None
-            and incremental
-            and not np.array_equal(unique_labels(classes), self.classes_)
+    def _check_partial_fit_classes(self, y, classes):
+        """``partial_fit``'s checks of ``classes``, made before the data are
+        validated, where scikit-learn makes them: a call with both wrong
+        gets the same error.
+
+        The first call needs ``classes``, except with a multilabel indicator
+        ``y`` (a skscratch addition: its labels are its columns); a later
+        call may repeat them, but not change them.
+        """
+        if not hasattr(self, "classes_"):
+            if classes is None and not (np.ndim(y) == 2 and np.shape(y)[1] > 1):
+                raise ValueError(
+                    "classes must be passed on the first call to partial_fit."
+                )
+        elif classes is not None and not np.array_equal(
+            unique_labels(classes), self.classes_
         ):
             raise ValueError(
                 f"`classes={np.asarray(classes)!r}` is not the same as on the "
                 f"last call to partial_fit, was: {self.classes_!r}"
             )
+
+    def _check_classes_compatible(self, y, incremental, labels=None):
         if labels is None:
             labels = unique_labels(y)
         if self.warm_start and not incremental:

@@ -245,6 +245,37 @@ def test_classifier_rejects_continuous_targets():
 def test_partial_fit_needs_classes_first():
     with pytest.raises(ValueError, match="classes must be passed"):
         ScratchMLPClassifier().partial_fit(X_IRIS, Y_IRIS)
+    with pytest.raises(ValueError, match="classes must be passed"):
+        ScratchMLPClassifier().partial_fit(X_IRIS, Y_IRIS[:, None])
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_partial_fit_checks_classes_before_the_data_as_scikit_learn():
+    """With both ``classes`` and ``X`` wrong, partial_fit reports what
+    scikit-learn's does: ``classes`` first, and nothing changes."""
+    X_bad = X_IRIS.copy()
+    X_bad[3, 1] = np.nan
+    for Estimator in (ScratchMLPClassifier, MLPClassifier):
+        with pytest.raises(ValueError, match="classes must be passed"):
+            Estimator().partial_fit(X_bad, Y_IRIS)
+        with pytest.raises(ValueError, match="classes must be passed"):
+            Estimator().partial_fit(X_IRIS[:, :3], Y_IRIS)
+        est = Estimator(random_state=0).partial_fit(X_IRIS, Y_IRIS, classes=[0, 1, 2])
+        for X in (X_bad, X_IRIS[:, :3]):
+            with pytest.raises(ValueError, match="is not the same as on"):
+                est.partial_fit(X, Y_IRIS, classes=[0, 1, 2, 3])
+        # Repeating the same classes is allowed.
+        est.partial_fit(X_IRIS, Y_IRIS, classes=[2, 1, 0])
+    est = ScratchMLPClassifier(random_state=0)
+    est.partial_fit(X_IRIS, Y_IRIS, classes=[0, 1, 2])
+    before, proba = _state(est), est.predict_proba(X_IRIS)
+    with pytest.raises(ValueError, match="is not the same as on"):
+        est.partial_fit(X_bad, Y_IRIS, classes=[0, 1])
+    _assert_unchanged(est, before, proba)
+    # A multilabel indicator target needs no classes (a skscratch addition).
+    Y_multi = np.eye(3, dtype=int)[Y_IRIS]
+    Y_multi[::2, 0] = 1
+    assert ScratchMLPClassifier().partial_fit(X_IRIS, Y_multi).classes_.size == 3
 
 
 def test_partial_fit_refuses_early_stopping():
