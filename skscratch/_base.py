@@ -33,7 +33,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .callbacks import EpochRecord, Timer, call_callbacks, end_callbacks
 from .core import build_mlp, compiled, make_optimizer, minimize_lbfgs
-from .core.compressed import worth_compressing
+from .core.compressed import NonFiniteInputError, worth_compressing
 from .core.initializers import glorot_factor
 from .core.parallel import DataParallel, available_threads, plan_threads
 from .core.rows import checks_while_taking
@@ -132,13 +132,16 @@ class _BaseScratchMLP(BaseEstimator, ABC):
         """Fold other per-sample weights (class weights) into sample_weight."""
         return sample_weight
 
-    def _check_data(self, X, y="no_validation", defer_finite=False, **kwargs):
+    def _check_data(
+        self, X, y="no_validation", defer_finite=False, check_finite=True, **kwargs
+    ):
         """``validate_data``, with its NaN/infinity check on ``X`` made by
         :func:`_assert_finite`.
 
         With ``defer_finite``, an ``X`` whose rows the first epoch can check
         as it takes them (:func:`~skscratch.core.rows.checks_while_taking`)
-        is left unchecked here; the caller then owes that check.
+        is left unchecked here; with ``check_finite=False``, any ``X`` is.
+        The caller then owes that check.
         """
         # Every fit, partial_fit and prediction starts here: the moment to
         # read SKSCRATCH_COMPILED, which the kernel lookups of the training
@@ -147,7 +150,7 @@ class _BaseScratchMLP(BaseEstimator, ABC):
         out = validate_data(self, X, y, ensure_all_finite=False, **kwargs)
         no_y = isinstance(y, str) and y == "no_validation"
         X = out if no_y else out[0]
-        if not (defer_finite and checks_while_taking(X)):
+        if check_finite and not (defer_finite and checks_while_taking(X)):
             _assert_finite(X, self)
         return out
 
@@ -637,7 +640,9 @@ class _BaseScratchMLP(BaseEstimator, ABC):
         check_is_fitted(self)
         dtype = self.coefs_[0].dtype
         if check_input:
-            X = self._check_data(X, accept_sparse="csr", dtype=dtype, reset=False)
+            X = self._check_data(
+                X, accept_sparse="csr", dtype=dtype, reset=False, check_finite=False
+            )
         elif X.dtype != dtype:
             X = X.astype(dtype)
         network = self._network_for_training()
@@ -647,11 +652,19 @@ class _BaseScratchMLP(BaseEstimator, ABC):
             and worth_compressing(X, network.dtype, network.layer_units[1])
         ):
             # The compressed first layer's products run on one core each:
-            # two threads, each with a share of the rows.
-            with DataParallel(network, n_threads=2, compress_rows=True) as dp:
-                return dp.predict(X, self.out_activation_)
+            # two threads, each with a share of the rows. Compressing tests
+            # every value for NaN and infinity on its way, which spares the
+            # separate pass over X (1.2 of 13 ms on the MNIST test set).
+            try:
+                with DataParallel(network, n_threads=2, compress_rows=True) as dp:
+                    return dp.predict(X, self.out_activation_)
+            except NonFiniteInputError:
+                _raise_if_not_finite(X, self)
+                raise
         # Otherwise prediction is nearly all matrix products, which BLAS
         # already runs on every core: no thread splitting.
+        if check_input:
+            _assert_finite(X, self)
         return network.predict(X, self.out_activation_)
 
     # -- keeping a failed fit from leaving a broken model -------------------

@@ -26,13 +26,6 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-@pytest.fixture
-def avx2_blas(monkeypatch):
-    """BLAS kernels with 256-bit vectors, where compressing pays for both
-    dtypes (the decision on AVX-512 kernels has its own test)."""
-    monkeypatch.setattr(compressed, "dense_vector_bits", lambda: 256)
-
-
 def _mostly_zeros(n_rows, n_cols, density, dtype=np.float64, seed=0):
     rng = np.random.default_rng(seed)
     X = rng.uniform(0.1, 1.0, size=(n_rows, n_cols))
@@ -67,6 +60,34 @@ def test_products_match_the_dense_ones(dtype):
     assert np.all(grad[7] == 0)
 
 
+def _tile_widths():
+    """Output widths that take each path of the tiled kernel: pairs of full
+    tiles, one full tile, the smaller tiles, single vectors, and columns
+    left over by all of them."""
+    lanes = compiled._VECTOR_BYTES // 4  # float32 entries per vector
+    tile = compiled._MAX_VECTORS * lanes
+    return [1, lanes - 1, lanes, 3 * lanes + 1, tile, 2 * tile, 5 * tile - 1]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_products_match_the_dense_ones_at_every_tile_width(dtype):
+    compiled.kernel("sparse_dot", dtype)  # sets the tile shape
+    X = _mostly_zeros(29, 70, 0.2, dtype)
+    X[4] = 0.0
+    block = CompressedRows().compress(X)
+    rng = np.random.default_rng(3)
+    for n_out in _tile_widths():
+        W = rng.normal(size=(70, n_out)).astype(dtype)
+        out = np.full((29, n_out), np.nan, dtype)
+        np.testing.assert_allclose(block.dot(W, out), X @ W, **_tolerance(dtype))
+        assert (out[4] == 0).all()
+        D = rng.normal(size=(29, n_out)).astype(dtype)
+        grad = np.full((70, n_out), np.nan, dtype)
+        np.testing.assert_allclose(
+            block.transpose_dot(D, grad), X.T @ D, **_tolerance(dtype)
+        )
+
+
 def test_one_object_serves_blocks_of_any_size_and_density():
     block = CompressedRows()
     W = np.random.default_rng(2).normal(size=(80, 5))
@@ -84,9 +105,24 @@ def test_one_object_serves_blocks_of_any_size_and_density():
 def test_nan_is_kept_and_propagates():
     X = np.zeros((2, 70))
     X[0, 3] = np.nan
-    out = CompressedRows().compress(X).dot(np.ones((70, 4)), np.empty((2, 4)))
+    block = CompressedRows().compress(X)
+    out = block.dot(np.ones((70, 4)), np.empty((2, 4)))
     assert np.isnan(out[0]).all()
     assert (out[1] == 0).all()
+
+
+@pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf])
+def test_compressing_tells_whether_the_block_is_finite(value):
+    block = CompressedRows()
+    X = _mostly_zeros(40, 70, 0.2)
+    assert block.compress(X).finite
+    X[39, 69] = value
+    assert not block.compress(X).finite
+    # Also when the first guess of the arrays' size was too small.
+    dense = np.ones((40, 70))
+    dense[0, 0] = value
+    assert not CompressedRows().compress(dense).finite
+    assert CompressedRows().compress(np.ones((40, 70))).finite
 
 
 def test_compress_rejects_what_the_kernels_cannot_read():
@@ -130,7 +166,6 @@ def test_dense_layer_gradients_match_the_dense_input(dtype):
     np.testing.assert_allclose(grad_in, D @ layers[0].W.T, **_tolerance(dtype))
 
 
-@pytest.mark.usefixtures("avx2_blas")
 def test_nonzero_fraction_and_the_decision():
     X = _mostly_zeros(3000, 100, 0.2)
     assert nonzero_fraction(X) == pytest.approx(0.2, abs=0.02)
@@ -141,35 +176,11 @@ def test_nonzero_fraction_and_the_decision():
     assert not worth_compressing(X, X.dtype, compressed.MIN_UNITS - 1)
     assert not worth_compressing(X[:, : compressed.MIN_FEATURES - 1], X.dtype, 128)
     assert not worth_compressing(X, np.float32, 128)
+    assert worth_compressing(X.astype(np.float32), np.float32, 128)
     assert not worth_compressing(sp.csr_matrix(X), X.dtype, 128)
     assert not worth_compressing(X.astype(int), int, 128)
     with compiled.disabled():
         assert not worth_compressing(X, X.dtype, 128)
-
-
-def test_no_compression_against_avx512_float32_products(monkeypatch):
-    # 16 float32 entries per vector: the dense products are faster.
-    X = _mostly_zeros(300, 100, 0.2)
-    monkeypatch.setattr(compressed, "dense_vector_bits", lambda: 512)
-    assert worth_compressing(X, X.dtype, 128)
-    assert not worth_compressing(X.astype(np.float32), np.float32, 128)
-    monkeypatch.setattr(compressed, "dense_vector_bits", lambda: 256)
-    assert worth_compressing(X.astype(np.float32), np.float32, 128)
-
-
-def test_dense_vector_bits_reads_openblas_kernels(monkeypatch):
-    import threadpoolctl
-
-    def info(arch):
-        return lambda: [
-            {"user_api": "blas", "internal_api": "openblas", "architecture": arch}
-        ]
-
-    for arch, bits in [("Haswell", 256), ("SkylakeX", 512), ("Zen", 256)]:
-        monkeypatch.setattr(threadpoolctl, "threadpool_info", info(arch))
-        compressed.dense_vector_bits.cache_clear()
-        assert compressed.dense_vector_bits() == bits
-    compressed.dense_vector_bits.cache_clear()
 
 
 @pytest.mark.parametrize("with_weights", [False, True])
@@ -228,7 +239,6 @@ def _spy_compressed_trainers(monkeypatch):
     return used
 
 
-@pytest.mark.usefixtures("avx2_blas")
 @pytest.mark.parametrize("solver", ["adam", "sgd"])
 def test_estimators_train_the_same_with_and_without_compression(monkeypatch, solver):
     X = _mostly_zeros(600, 100, 0.15)
@@ -256,7 +266,6 @@ def test_estimators_train_the_same_with_and_without_compression(monkeypatch, sol
     assert clf.score(X, y) > 0.85  # chance: 0.5
 
 
-@pytest.mark.usefixtures("avx2_blas")
 def test_large_predictions_split_and_compress(monkeypatch):
     X = _mostly_zeros(3000, 100, 0.2, np.float32)
     y = X[:, :10].sum(axis=1)
@@ -274,7 +283,33 @@ def test_large_predictions_split_and_compress(monkeypatch):
     assert used == [True]
 
 
-@pytest.mark.usefixtures("avx2_blas")
+@pytest.mark.parametrize("value", [np.nan, np.inf])
+def test_large_predictions_check_the_values_as_they_compress(monkeypatch, value):
+    # No separate pass over X: the compression finds the bad value, and the
+    # error is scikit-learn's, as for a small X.
+    X = _mostly_zeros(3000, 100, 0.2, np.float32)
+    clf = ScratchMLPClassifier(hidden_layer_sizes=(128,), max_iter=2, random_state=0)
+    clf.fit(X, (X[:, 0] > 0).astype(int))
+    monkeypatch.setattr(_base, "MIN_SPLIT_PREDICT_ROWS", 1000)
+    monkeypatch.setattr(_base, "available_threads", lambda: 2)
+    passes = []
+    monkeypatch.setattr(_base, "_assert_finite", lambda *a: passes.append(1))
+    clf.predict_proba(X)
+    assert passes == []
+    monkeypatch.undo()
+    monkeypatch.setattr(_base, "MIN_SPLIT_PREDICT_ROWS", 1000)
+    monkeypatch.setattr(_base, "available_threads", lambda: 2)
+    bad = X.copy()
+    bad[2999, 99] = value
+    word = "NaN" if np.isnan(value) else "infinity"
+    for method in (clf.predict, clf.predict_proba, clf.predict_log_proba):
+        with pytest.raises(ValueError, match=f"Input X contains {word}") as info:
+            method(bad)
+        assert info.value.__cause__ is None
+        with pytest.raises(ValueError, match=f"Input X contains {word}"):
+            method(bad[-999:])  # the plain path
+
+
 def test_early_stopping_and_partial_fit_on_compressed_rows(monkeypatch):
     # The validation predictions go through the trainer (compressed too),
     # and partial_fit decides per call: the same numbers as the dense path.

@@ -46,7 +46,9 @@ on. Functions whose compiled result could differ in the last bit (``exp``,
 The one exception is the first layer's products on compressed rows
 (:mod:`skscratch.core.compressed`): they have no NumPy counterpart to match
 (BLAS's order of summation is its own), and agree with the dense products to
-rounding.
+rounding. Their inner loop is written in LLVM's own terms (``_tile_sum``),
+with multiply-adds that are fused where the CPU has the instruction, since
+Numba's loops cannot keep a stretch of the output row in registers.
 
 The first call for a dtype compiles the kernel, in about half a second;
 Numba caches the result on disk, and later processes load it in about a
@@ -296,12 +298,17 @@ def compress_rows_loop(X, indptr, indices, values):
     (compressed sparse rows): row ``i``'s are ``values[indptr[i]:indptr[i+1]]``
     in the columns ``indices[...]``.
 
-    Returns the number of nonzero entries. Entries are only written while
-    they fit in ``values``; a result larger than its size means the caller
-    must grow the arrays and call again. NaN counts as nonzero.
+    Returns the number of nonzero entries, and whether ``X`` holds neither
+    NaN nor infinity (:func:`all_finite_loop`'s test, made on each value on
+    the way: 5% more time, where a separate pass over ``X`` would cost half
+    as much as the compression). Entries are only written while they fit in
+    ``values``; a count larger than its size means the caller must grow the
+    arrays and call again. NaN counts as nonzero.
     """
     n_rows, n_cols = X.shape
     capacity = values.shape[0]
+    zero = X.dtype.type(0)
+    total = zero
     nnz = 0
     indptr[0] = 0
     for i in range(n_rows):
@@ -312,53 +319,85 @@ def compress_rows_loop(X, indptr, indices, values):
                 v = X[i, j]
                 indices[nnz] = j
                 values[nnz] = v
+                total += v * zero
                 nnz += v != 0
         else:
             for j in range(n_cols):
                 v = X[i, j]
+                total += v * zero
                 if v != 0:
                     if nnz < capacity:
                         indices[nnz] = j
                         values[nnz] = v
                     nnz += 1
         indptr[i + 1] = nnz
-    return nnz
+    return nnz, total == zero
 
 
 def sparse_dot_loop(indptr, indices, values, W, out):
     """``out = X @ W`` for ``X`` stored as by :func:`compress_rows_loop`.
 
     Row ``i`` of the result is the sum of the rows of ``W`` picked by the
-    nonzero entries of row ``i`` of ``X``, scaled by them. Four entries are
-    taken at a time: the row of ``out`` is then read and written once per
-    four rows of ``W`` instead of once per row.
+    nonzero entries of row ``i`` of ``X``, scaled by them. The columns are
+    taken in tiles of as many vectors as the CPU has registers to spare
+    (:func:`vector_shape`): a tile of a result row is summed in registers
+    over all of the row's entries and stored once, where a loop over all the
+    columns reads and writes the row in memory once per group of entries
+    (5000 MNIST rows into 256 units, float32, AVX-512, one core: 5.0-5.5
+    against 6.5-8.0 ms in four runs; 1024 units: 25 against 28 ms).
+    The columns are the outer loop, two tiles at a time, so that a wide
+    layer's rows of ``W`` are read in stretches of two tiles, whose cache
+    lines the hardware fetches together. Columns left over by the full
+    tiles take smaller ones, then a plain loop.
 
     Given the column-wise form of :func:`transpose_compressed_loop`
     (``colptr``, ``rows``, ``cvalues``) and ``D`` in place of ``W``, the
     same loop computes ``X.T @ D``: row ``j`` of the result sums the rows of
     ``D`` picked by column ``j``'s nonzero entries.
     """
-    n_out = W.shape[1]
-    zero = out.dtype.type(0)
-    for i in range(out.shape[0]):
-        o = out[i]
-        for k in range(n_out):
-            o[k] = zero
-        p = indptr[i]
-        end = indptr[i + 1]
-        while p + 4 <= end:
-            v0, v1, v2, v3 = values[p], values[p + 1], values[p + 2], values[p + 3]
-            w0, w1 = W[indices[p]], W[indices[p + 1]]
-            w2, w3 = W[indices[p + 2]], W[indices[p + 3]]
-            for k in range(n_out):
-                o[k] += (v0 * w0[k] + v1 * w1[k]) + (v2 * w2[k] + v3 * w3[k])
-            p += 4
-        while p < end:
-            v0 = values[p]
-            w0 = W[indices[p]]
-            for k in range(n_out):
-                o[k] += v0 * w0[k]
-            p += 1
+    n_rows, n_out = out.shape
+    lanes = _VECTOR_BYTES // out.itemsize  # entries of a vector register
+    tile = _MAX_VECTORS * lanes
+    col = 0
+    while col + 2 * tile <= n_out:
+        for i in range(n_rows):
+            start, stop = indptr[i], indptr[i + 1]
+            _tile_sum_max(out, i, col, W, indices, values, start, stop)
+            _tile_sum_max(out, i, col + tile, W, indices, values, start, stop)
+        col += 2 * tile
+    if col + tile <= n_out:
+        for i in range(n_rows):
+            _tile_sum_max(out, i, col, W, indices, values, indptr[i], indptr[i + 1])
+        col += tile
+    # What is left is narrower than a full tile: tiles of half as many
+    # vectors, then a quarter... then single entries.
+    if col + 8 * lanes <= n_out and _MAX_VECTORS > 8:
+        for i in range(n_rows):
+            _tile_sum_8(out, i, col, W, indices, values, indptr[i], indptr[i + 1])
+        col += 8 * lanes
+    if col + 4 * lanes <= n_out:
+        for i in range(n_rows):
+            _tile_sum_4(out, i, col, W, indices, values, indptr[i], indptr[i + 1])
+        col += 4 * lanes
+    if col + 2 * lanes <= n_out:
+        for i in range(n_rows):
+            _tile_sum_2(out, i, col, W, indices, values, indptr[i], indptr[i + 1])
+        col += 2 * lanes
+    if col + lanes <= n_out:
+        for i in range(n_rows):
+            _tile_sum_1(out, i, col, W, indices, values, indptr[i], indptr[i + 1])
+        col += lanes
+    if col < n_out:
+        zero = out.dtype.type(0)
+        for i in range(n_rows):
+            o = out[i]
+            for k in range(col, n_out):
+                o[k] = zero
+            for p in range(indptr[i], indptr[i + 1]):
+                v = values[p]
+                w = W[indices[p]]
+                for k in range(col, n_out):
+                    o[k] += v * w[k]
 
 
 def transpose_compressed_loop(indptr, indices, values, colptr, rows, cvalues):
@@ -389,10 +428,14 @@ def transpose_compressed_loop(indptr, indices, values, colptr, rows, cvalues):
 
 
 # Set by _build_kernels: an atomic read of an int64 array's first element,
-# the CPU's spin-loop hint, a prefetch of a matrix entry's cache line (Numba
-# intrinsics: Numba has none of them on the CPU), and the compiled
+# the CPU's spin-loop hint, a prefetch of a matrix entry's cache line, the
+# tile sums of sparse_dot_loop with 1, 2, 4, 8 and _MAX_VECTORS vectors
+# (Numba intrinsics: Numba has none of them on the CPU), and the compiled
 # spin_until_loop, which ping_pong_loop calls.
 _atomic_load = _cpu_relax = _prefetch = _spin_until = None
+_tile_sum_1 = _tile_sum_2 = _tile_sum_4 = _tile_sum_8 = _tile_sum_max = None
+# Also set by _build_kernels, from vector_shape().
+_VECTOR_BYTES, _MAX_VECTORS = 16, 8
 
 # The spin-loop hint, as an LLVM intrinsic (x86's PAUSE): it tells the core
 # that the thread is polling, which spares the execution resources a sibling
@@ -501,6 +544,126 @@ def _define_intrinsics():
         return sig, codegen
 
     _atomic_load, _cpu_relax, _prefetch = atomic_load, cpu_relax, prefetch
+
+    global _VECTOR_BYTES, _MAX_VECTORS
+    global _tile_sum_1, _tile_sum_2, _tile_sum_4, _tile_sum_8, _tile_sum_max
+    _VECTOR_BYTES, _MAX_VECTORS = vector_shape()
+    _tile_sum_1, _tile_sum_2, _tile_sum_4, _tile_sum_8 = (
+        _tile_sum(n, _VECTOR_BYTES) for n in (1, 2, 4, 8)
+    )
+    _tile_sum_max = _tile_sum(_MAX_VECTORS, _VECTOR_BYTES)
+
+
+def vector_shape():
+    """The vectors :func:`sparse_dot_loop`'s tiles are made of: their size in
+    bytes (the CPU's vector registers: 64 with AVX-512, 32 with AVX, else
+    16) and how many of them a tile may take (16 of AVX-512's 32 registers,
+    else 8 of 16), leaving the rest for the row of ``W`` being added.
+
+    Returns
+    -------
+    vector_bytes, max_vectors : int
+    """
+    import numba
+    from llvmlite import binding
+
+    if numba.config.CPU_NAME and numba.config.CPU_NAME != "host":
+        # Compiling for another CPU than this one (NUMBA_CPU_NAME): assume
+        # only what every x86-64 and ARM64 CPU has.
+        return 16, 8
+    try:
+        features = binding.get_host_cpu_features()
+    except RuntimeError:  # pragma: no cover - LLVM cannot tell on this host
+        return 16, 8
+    if features.get("avx512f"):
+        return 64, 16
+    if features.get("avx"):
+        return 32, 8
+    return 16, 8
+
+
+def _tile_sum(n_vectors, vector_bytes):
+    """A Numba intrinsic ``tile_sum(out, i, col, W, indices, values, start,
+    stop)``: ``out[i, col:col + m] = sum over p in [start, stop) of
+    values[p] * W[indices[p], col:col + m]``, ``m`` being ``n_vectors``
+    vectors of ``vector_bytes``.
+
+    The ``m`` sums are LLVM vectors held in registers for the whole loop
+    over ``p`` (Numba's loops leave them in memory), each term one
+    multiply-add (``llvm.fmuladd``: fused where the CPU can). ``W`` and
+    ``out`` must be C-ordered, ``indices`` and ``values`` contiguous.
+    """
+    from llvmlite import ir
+    from numba.core import cgutils, types
+    from numba.extending import intrinsic
+
+    @intrinsic
+    def tile_sum(typingctx, out, i, col, W, indices, values, start, stop):
+        sig = types.void(out, i, col, W, indices, values, start, stop)
+
+        def codegen(context, builder, signature, args):
+            out_type, _, _, W_type, indices_type, values_type = signature.args[:6]
+            out_ = context.make_array(out_type)(context, builder, args[0])
+            W_ = context.make_array(W_type)(context, builder, args[3])
+            indices_ = context.make_array(indices_type)(context, builder, args[4])
+            values_ = context.make_array(values_type)(context, builder, args[5])
+            i, col, start, stop = (
+                context.cast(builder, args[k], signature.args[k], types.intp)
+                for k in (1, 2, 6, 7)
+            )
+            intp = context.get_value_type(types.intp)
+            entry = context.get_value_type(W_type.dtype)
+            itemsize = context.get_abi_sizeof(entry)
+            lanes = vector_bytes // itemsize
+            vector = ir.VectorType(entry, lanes)
+            byte_pointer = ir.IntType(8).as_pointer()
+            name = f"llvm.fmuladd.v{lanes}{'f32' if itemsize == 4 else 'f64'}"
+            fmuladd = cgutils.get_or_insert_function(
+                builder.module, ir.FunctionType(vector, [vector] * 3), name
+            )
+
+            def vectors_at(row_start):
+                """Pointers to the tile's vectors from a row's first byte."""
+                return [
+                    builder.bitcast(
+                        builder.gep(row_start, [ir.Constant(intp, k * vector_bytes)]),
+                        vector.as_pointer(),
+                    )
+                    for k in range(n_vectors)
+                ]
+
+            col_bytes = builder.mul(col, ir.Constant(intp, itemsize))
+            W_tile = builder.gep(builder.bitcast(W_.data, byte_pointer), [col_bytes])
+            W_row_bytes = cgutils.unpack_tuple(builder, W_.strides)[0]
+            zeros = ir.Constant(vector, [0.0] * lanes)
+            # Allocas that LLVM turns into registers: nothing takes their address.
+            sums = [cgutils.alloca_once_value(builder, zeros) for _ in range(n_vectors)]
+            broadcast = ir.Constant(ir.VectorType(ir.IntType(32), lanes), [0] * lanes)
+            with cgutils.for_range(builder, builder.sub(stop, start)) as loop:
+                p = builder.add(start, loop.index)
+                j = builder.load(builder.gep(indices_.data, [p]))
+                j = builder.sext(j, intp) if j.type.width < intp.width else j
+                v = builder.load(builder.gep(values_.data, [p]))
+                v = builder.insert_element(
+                    ir.Constant(vector, None), v, ir.Constant(ir.IntType(32), 0)
+                )
+                v = builder.shuffle_vector(v, ir.Constant(vector, None), broadcast)
+                row = builder.gep(W_tile, [builder.mul(j, W_row_bytes)])
+                for s, w in zip(sums, vectors_at(row), strict=True):
+                    w = builder.load(w, align=itemsize)
+                    builder.store(builder.call(fmuladd, [v, w, builder.load(s)]), s)
+            out_row_bytes = cgutils.unpack_tuple(builder, out_.strides)[0]
+            out_row = builder.gep(
+                builder.bitcast(out_.data, byte_pointer),
+                [builder.add(builder.mul(i, out_row_bytes), col_bytes)],
+            )
+            for s, o in zip(sums, vectors_at(out_row), strict=True):
+                builder.store(builder.load(s), o, align=itemsize)
+            return context.get_dummy_value()
+
+        return sig, codegen
+
+    return tile_sum
 
 
 def _build_kernels():

@@ -22,7 +22,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from .activations import get_activation
-from .compressed import CompressedRows
+from .compressed import CompressedRows, NonFiniteInputError
 from .initializers import glorot_uniform
 from .layers import ActivationLayer, Dense, Dropout, _Buffer
 from .losses import get_loss
@@ -376,7 +376,9 @@ class Network:
         compress_rows : bool, default=False
             Store each block of a dense ``X`` by its nonzero entries before
             the first layer (see :mod:`skscratch.core.compressed`); the first
-            layer must be dense.
+            layer must be dense. Compressing also tests the values: a block
+            holding NaN or infinity raises ``NonFiniteInputError``, so the
+            caller need not check ``X`` beforehand.
 
         Returns
         -------
@@ -392,7 +394,10 @@ class Network:
         def rows(start, stop):
             """Rows ``start:stop`` of X, as the first layer takes them."""
             if compressed is not None:
-                return compressed.compress(np.ascontiguousarray(X[start:stop]))
+                block = compressed.compress(np.ascontiguousarray(X[start:stop]))
+                if not block.finite:
+                    raise NonFiniteInputError("The input holds NaN or infinity.")
+                return block
             return X if stop - start == n else X[start:stop]
 
         if n <= batch_size:
