@@ -370,7 +370,8 @@ def sparse_dot_loop(indptr, indices, values, W, out):
             _tile_sum_max(out, i, col, W, indices, values, indptr[i], indptr[i + 1])
         col += tile
     # What is left is narrower than a full tile: tiles of half as many
-    # vectors, then a quarter... then single entries.
+    # vectors, then a quarter... then single entries. (With 8-vector tiles,
+    # the 8-vector step below is dead code, folded away by the compiler.)
     if col + 8 * lanes <= n_out and _MAX_VECTORS > 8:
         for i in range(n_rows):
             _tile_sum_8(out, i, col, W, indices, values, indptr[i], indptr[i + 1])
