@@ -293,12 +293,15 @@ def test_large_predictions_check_the_values_as_they_compress(monkeypatch, value)
     monkeypatch.setattr(_base, "MIN_SPLIT_PREDICT_ROWS", 1000)
     monkeypatch.setattr(_base, "available_threads", lambda: 2)
     passes = []
-    monkeypatch.setattr(_base, "_assert_finite", lambda *a: passes.append(1))
+    real_check = _base._assert_finite
+
+    def counted_check(*args):
+        passes.append(1)
+        real_check(*args)
+
+    monkeypatch.setattr(_base, "_assert_finite", counted_check)
     clf.predict_proba(X)
     assert passes == []
-    monkeypatch.undo()
-    monkeypatch.setattr(_base, "MIN_SPLIT_PREDICT_ROWS", 1000)
-    monkeypatch.setattr(_base, "available_threads", lambda: 2)
     bad = X.copy()
     bad[2999, 99] = value
     word = "NaN" if np.isnan(value) else "infinity"
