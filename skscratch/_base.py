@@ -300,12 +300,8 @@ class _BaseScratchMLP(BaseEstimator, ABC):
             network.dtype.itemsize,
             compressed_input=compress,
         )
-        # Compressed rows pay only when two threads share the batch.
         trainer = DataParallel(
-            network,
-            n_threads,
-            compress_rows=compress and n_threads > 1,
-            check_rows=check_rows,
+            network, n_threads, compress_rows=compress, check_rows=check_rows
         )
         with trainer:
             try:

@@ -6,12 +6,14 @@ and the estimators must take that path exactly when it is meant to pay, with
 the results of the dense path.
 """
 
+import types
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
 
 from skscratch import ScratchMLPClassifier, ScratchMLPRegressor, _base
-from skscratch.core import build_mlp, compiled, compressed
+from skscratch.core import build_mlp, compiled, compressed, parallel
 from skscratch.core.compressed import (
     CompressedRows,
     nonzero_fraction,
@@ -88,6 +90,61 @@ def test_products_match_the_dense_ones_at_every_tile_width(dtype):
         )
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_rows_taken_straight_from_the_data(dtype):
+    # 150 columns: whole vectors of either dtype, then a few single entries.
+    X = _mostly_zeros(50, 150, 0.2, dtype)
+    X[9] = 0.0
+    X[11] = np.arange(1, 151)  # no zero at all
+    rows = np.random.default_rng(4).permutation(50)[:30]
+    rows[[3, 4, 5]] = [9, 11, rows[7]]  # an empty row, a full one, a repeat
+    block = CompressedRows()
+    for taken in (rows, rows.astype(np.int32), [0, 49, 1]):
+        block.compress(X, taken)
+        assert block.shape == (len(taken), 150)
+        assert block.finite
+        np.testing.assert_array_equal(block.toarray(), X[taken])
+    # No rows at all.
+    assert CompressedRows().compress(X, np.array([], dtype=int)).nnz == 0
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_the_loop_without_vector_steps_stores_the_same(dtype):
+    """CPUs without AVX-512 compress entry by entry: that loop, compiled
+    here with the vector step off, stores what the kernel of this machine
+    does, including NaN, with too little room, and with a bad value."""
+    import numba
+
+    kernel = compiled.kernel("compress_rows", dtype)
+    scalar_loop = types.FunctionType(
+        compiled.compress_rows_loop.__code__,
+        {**vars(compiled), "_COMPRESS_BYTES": 0},
+    )
+    scalar = numba.njit(error_model="numpy")(scalar_loop)
+    X = _mostly_zeros(30, 150, 0.3, dtype)
+    X[4, 20] = np.nan
+    X[5, 149] = 1.0
+    rows = np.random.default_rng(8).permutation(30)
+    nnz = np.count_nonzero(X)
+    for capacity, finite in [(X.size, False), (nnz // 2, False), (X.size, True)]:
+        if finite:
+            X[4, 20] = 0.0
+            nnz = np.count_nonzero(X)
+        results = []
+        for compress in (kernel, scalar):
+            arrays = (
+                np.empty(31, np.int32),
+                np.empty(capacity, np.int32),
+                np.full(capacity, np.nan, dtype),
+            )
+            results.append((compress(X, rows, *arrays), arrays))
+        (count, found), arrays = results[0]
+        assert (count, found) == (nnz, finite) == results[1][0]
+        stored = min(count, capacity)
+        for a, b in zip(arrays, results[1][1], strict=True):
+            np.testing.assert_array_equal(a[: max(stored, 31)], b[: max(stored, 31)])
+
+
 def test_one_object_serves_blocks_of_any_size_and_density():
     block = CompressedRows()
     W = np.random.default_rng(2).normal(size=(80, 5))
@@ -111,13 +168,17 @@ def test_nan_is_kept_and_propagates():
     assert (out[1] == 0).all()
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("column", [0, 37, 69])  # in a vector step, or after
 @pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf])
-def test_compressing_tells_whether_the_block_is_finite(value):
+def test_compressing_tells_whether_the_block_is_finite(value, column, dtype):
     block = CompressedRows()
-    X = _mostly_zeros(40, 70, 0.2)
+    X = _mostly_zeros(40, 70, 0.2, dtype)
     assert block.compress(X).finite
-    X[39, 69] = value
+    X[39, column] = value
     assert not block.compress(X).finite
+    assert not block.compress(X, np.array([2, 39, 5])).finite
+    assert block.compress(X, np.array([2, 38, 5])).finite
     # Also when the first guess of the arrays' size was too small.
     dense = np.ones((40, 70))
     dense[0, 0] = value
@@ -221,30 +282,44 @@ def test_data_parallel_with_compressed_rows_matches_the_network(with_weights):
     np.testing.assert_allclose(net.params, reference.params, rtol=1e-9, atol=1e-14)
 
 
-def test_compressed_input_splits_mini_batches():
+def test_compressed_input_splits_mini_batches_with_enough_work():
     assert plan_threads(200, 235_000, 4, max_threads=2, compressed_input=True) == 2
     assert plan_threads(200, 235_000, 4, max_threads=1, compressed_input=True) == 1
     assert plan_threads(32, 235_000, 4, max_threads=2, compressed_input=True) == 1
+    # A (64,) network on MNIST: one thread at batch 200, two at 1000.
+    assert plan_threads(200, 50_890, 4, max_threads=2, compressed_input=True) == 1
+    assert plan_threads(1000, 50_890, 4, max_threads=2, compressed_input=True) == 2
 
 
-def _spy_compressed_trainers(monkeypatch):
+def _spy_compressed_trainers(monkeypatch, threads=None):
+    """The ``compress_rows`` of every trainer made (``threads`` collects
+    their ``n_threads``)."""
     used = []
+    threads = [] if threads is None else threads
     real_init = DataParallel.__init__
 
     def init(self, network, n_threads=1, limit_blas=None, compress_rows=False, **kw):
         used.append(compress_rows)
+        threads.append(n_threads)
         real_init(self, network, n_threads, limit_blas, compress_rows, **kw)
 
     monkeypatch.setattr(DataParallel, "__init__", init)
     return used
 
 
+@pytest.mark.parametrize("split", [False, True], ids=["one_thread", "two_threads"])
 @pytest.mark.parametrize("solver", ["adam", "sgd"])
-def test_estimators_train_the_same_with_and_without_compression(monkeypatch, solver):
+def test_estimators_train_the_same_with_and_without_compression(
+    monkeypatch, solver, split
+):
     X = _mostly_zeros(600, 100, 0.15)
     y = (X[:, :10].sum(axis=1) > X[:, 10:20].sum(axis=1)).astype(int)
     w = np.random.default_rng(7).uniform(0.5, 2, 600)
-    used = _spy_compressed_trainers(monkeypatch)
+    threads = []
+    used = _spy_compressed_trainers(monkeypatch, threads)
+    if split:
+        monkeypatch.setattr(parallel, "MIN_COMPRESSED_BATCH_WORK", 0)
+        monkeypatch.setattr(parallel, "available_threads", lambda: 2)
     params = dict(
         hidden_layer_sizes=(128,),
         solver=solver,
@@ -255,6 +330,7 @@ def test_estimators_train_the_same_with_and_without_compression(monkeypatch, sol
     )
     clf = ScratchMLPClassifier(**params).fit(X, y, sample_weight=w)
     assert used == [True]
+    assert threads == [2 if split else 1]
     monkeypatch.setattr(compressed, "MAX_DENSITY", 0.0)
     dense = ScratchMLPClassifier(**params).fit(X, y, sample_weight=w)
     assert used == [True, False]
@@ -336,3 +412,25 @@ def test_early_stopping_and_partial_fit_on_compressed_rows(monkeypatch):
     np.testing.assert_allclose(a.validation_scores_, c.validation_scores_)
     np.testing.assert_allclose(a.loss_curve_, c.loss_curve_, rtol=1e-9)
     np.testing.assert_allclose(b.coefs_[0], d.coefs_[0], rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("method", ["fit", "partial_fit"])
+def test_training_on_compressed_rows_rejects_non_finite_values(monkeypatch, method):
+    """The first epoch checks the rows as it compresses them: a bad value in
+    a late batch raises scikit-learn's error and leaves the model as it was."""
+    X = _mostly_zeros(600, 100, 0.15)
+    y = (X[:, :10].sum(axis=1) > X[:, 10:20].sum(axis=1)).astype(int)
+    used = _spy_compressed_trainers(monkeypatch)
+    clf = ScratchMLPClassifier(
+        hidden_layer_sizes=(64,), batch_size=100, max_iter=3, random_state=0
+    ).fit(X, y)
+    before = [a.copy() for a in clf.coefs_ + clf.intercepts_]
+    proba = clf.predict_proba(X)
+    bad = X.copy()
+    bad[450, 3] = np.nan
+    with pytest.raises(ValueError, match="Input X contains NaN"):
+        getattr(clf, method)(bad, y)
+    assert used == [True, True]
+    for a, b in zip(clf.coefs_ + clf.intercepts_, before, strict=True):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(clf.predict_proba(X), proba)

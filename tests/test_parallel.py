@@ -87,10 +87,20 @@ def test_optimizer_steps_match_the_serial_ones(
     assert len(maps) == expected_maps
 
 
-@pytest.mark.parametrize("kernels", [True, False], ids=["compiled", "numpy"])
+@pytest.mark.parametrize(
+    "kernels, compress",
+    [(True, False), (True, True), (False, False)],
+    ids=["compiled", "compressed", "numpy"],
+)
 @pytest.mark.parametrize("n_threads", [1, 2])
 @pytest.mark.parametrize("rows", ["slice", "indices"])
-def test_checked_rows_stop_a_step_before_it_changes_anything(rows, n_threads, kernels):
+def test_checked_rows_stop_a_step_before_it_changes_anything(
+    rows, n_threads, kernels, compress
+):
+    """Also when the rows go straight into their compressed form, which
+    checks them on the way."""
+    if compress and not compiled.available():
+        pytest.skip("needs Numba: pip install 'skscratch[fast]'")
     net, X, Y, _ = _problem()
     batch = slice(20, 250) if rows == "slice" else np.arange(300)[::-2].copy()
     bad_row = np.arange(300)[batch][-1]  # the last row of the other thread's share
@@ -101,7 +111,9 @@ def test_checked_rows_stop_a_step_before_it_changes_anything(rows, n_threads, ke
     with ExitStack() as stack:
         if not kernels:
             stack.enter_context(compiled.disabled())
-        dp = stack.enter_context(DataParallel(net, n_threads, check_rows=True))
+        dp = stack.enter_context(
+            DataParallel(net, n_threads, check_rows=True, compress_rows=compress)
+        )
         with pytest.raises(NonFiniteRowsError):
             dp.loss_and_gradient(X, Y, "log_loss", rows=batch, optimizer=optimizer)
         np.testing.assert_array_equal(net.params, before)

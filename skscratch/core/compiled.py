@@ -293,29 +293,57 @@ def take_rows_loop(X, rows, out):
     return total == zero
 
 
-def compress_rows_loop(X, indptr, indices, values):
-    """Store the rows of the C-ordered matrix ``X`` by their nonzero entries
-    (compressed sparse rows): row ``i``'s are ``values[indptr[i]:indptr[i+1]]``
-    in the columns ``indices[...]``.
+def compress_rows_loop(X, rows, indptr, indices, values):
+    """Store rows ``rows`` of the C-ordered matrix ``X``, in that order, by
+    their nonzero entries (compressed sparse rows): the ``r``-th row's are
+    ``values[indptr[r]:indptr[r+1]]`` in the columns ``indices[...]``.
 
-    Returns the number of nonzero entries, and whether ``X`` holds neither
-    NaN nor infinity (:func:`all_finite_loop`'s test, made on each value on
-    the way: 5% more time, where a separate pass over ``X`` would cost half
-    as much as the compression). Entries are only written while they fit in
-    ``values``; a count larger than its size means the caller must grow the
-    arrays and call again. NaN counts as nonzero.
+    Returns the number of nonzero entries, and whether the rows hold neither
+    NaN nor infinity (tested on each value on its way, which costs next to
+    nothing; a separate pass over ``X`` would cost as much as the
+    compression). Entries are only written while they fit in ``values``; a
+    count larger than its size means the caller must grow the arrays and
+    call again. NaN counts as nonzero.
+
+    Taking a batch's rows here, straight from the training data, saves the
+    gather into a buffer that compressing would then read again: 100 random
+    MNIST rows in 27-30 us against 33 us for the gather (with its prefetch
+    below) and the compression of the gathered rows.
+
+    With AVX-512, each stretch of 64 bytes of a row is compressed by the
+    CPU's own instruction (:func:`_compress_vectors`): 100 MNIST rows in
+    float32 took 6-8 us against 44 us for the loop over single entries that
+    other CPUs run, which writes every entry and moves on only past a
+    nonzero (no branch to mispredict).
     """
-    n_rows, n_cols = X.shape
+    n_rows, n_cols = rows.shape[0], X.shape[1]
     capacity = values.shape[0]
+    line = max(1, 64 // X.itemsize)  # entries per cache line
+    lanes = _COMPRESS_BYTES // X.itemsize  # 0: no vector compression here
+    n_vector_cols = n_cols - n_cols % lanes if lanes else 0
+    bad = np.zeros(1, np.int32)  # or-ed NaN/infinity bits of the vectors
     zero = X.dtype.type(0)
     total = zero
     nnz = 0
     indptr[0] = 0
-    for i in range(n_rows):
+    for r in range(n_rows):
+        if r + 1 < n_rows:
+            # The next row's cache lines, asked for while this one is
+            # compressed: a batch's rows are scattered (see take_rows_loop).
+            ahead = rows[r + 1]
+            for j in range(0, n_cols, line):
+                _prefetch(X, ahead, j)
+            _prefetch(X, ahead, n_cols - 1)
+        i = rows[r]
         if nnz + n_cols <= capacity:
-            # Every entry is written and the count moves on only past a
-            # nonzero: no branch to mispredict, about 40% faster on MNIST rows.
-            for j in range(n_cols):
+            # Room for the whole row: the vector steps store whole vectors,
+            # and the loop below writes every entry; both move the count on
+            # only past the nonzeros, which later writes then overwrite.
+            if n_vector_cols:
+                nnz = _compress_vectors(
+                    X, i, n_vector_cols // lanes, indices, values, nnz, bad
+                )
+            for j in range(n_vector_cols, n_cols):
                 v = X[i, j]
                 indices[nnz] = j
                 values[nnz] = v
@@ -330,8 +358,8 @@ def compress_rows_loop(X, indptr, indices, values):
                         indices[nnz] = j
                         values[nnz] = v
                     nnz += 1
-        indptr[i + 1] = nnz
-    return nnz, total == zero
+        indptr[r + 1] = nnz
+    return nnz, total == zero and bad[0] == 0
 
 
 def sparse_dot_loop(indptr, indices, values, W, out):
@@ -435,8 +463,11 @@ def transpose_compressed_loop(indptr, indices, values, colptr, rows, cvalues):
 # spin_until_loop, which ping_pong_loop calls.
 _atomic_load = _cpu_relax = _prefetch = _spin_until = None
 _tile_sum_1 = _tile_sum_2 = _tile_sum_4 = _tile_sum_8 = _tile_sum_max = None
-# Also set by _build_kernels, from vector_shape().
+# Also set by _build_kernels, from vector_shape() and compress_vector_bytes(),
+# with compress_rows_loop's vector step.
 _VECTOR_BYTES, _MAX_VECTORS = 16, 8
+_COMPRESS_BYTES = 0
+_compress_vectors = None
 
 # The spin-loop hint, as an LLVM intrinsic (x86's PAUSE): it tells the core
 # that the thread is polling, which spares the execution resources a sibling
@@ -554,6 +585,19 @@ def _define_intrinsics():
     )
     _tile_sum_max = _tile_sum(_MAX_VECTORS, _VECTOR_BYTES)
 
+    global _COMPRESS_BYTES, _compress_vectors
+    _COMPRESS_BYTES = compress_vector_bytes()
+    if _COMPRESS_BYTES:
+        _compress_vectors = _vector_compression(_COMPRESS_BYTES)
+    else:
+        # Never called (compress_rows_loop has no vector step then), but the
+        # name must compile.
+        import numba
+
+        _compress_vectors = numba.njit(
+            lambda X, i, n_vectors, indices, values, nnz, bad: nnz
+        )
+
 
 def vector_shape():
     """The vectors :func:`sparse_dot_loop`'s tiles are made of: their size in
@@ -665,6 +709,157 @@ def _tile_sum(n_vectors, vector_bytes):
         return sig, codegen
 
     return tile_sum
+
+
+def compress_vector_bytes():
+    """The vectors of :func:`compress_rows_loop`'s vector step, in bytes: 64
+    where the CPU has AVX-512's compress instructions for 32-bit and 64-bit
+    entries (AVX512F, and AVX512VL for the 8 indices of 8 float64 values),
+    else 0 (no vector step).
+
+    Returns
+    -------
+    vector_bytes : int
+    """
+    import numba
+    from llvmlite import binding
+
+    if numba.config.CPU_NAME and numba.config.CPU_NAME != "host":
+        return 0  # compiling for another CPU (see vector_shape)
+    try:
+        features = binding.get_host_cpu_features()
+    except RuntimeError:  # pragma: no cover - LLVM cannot tell on this host
+        return 0
+    return 64 if features.get("avx512f") and features.get("avx512vl") else 0
+
+
+def _vector_compression(vector_bytes):
+    """A Numba intrinsic ``compress_vectors(X, i, n_vectors, indices, values,
+    nnz, bad)``: the first ``n_vectors`` vectors of ``vector_bytes`` of row
+    ``i`` of ``X``, each stored by its nonzero entries at ``values[nnz:]``
+    and their columns at ``indices[nnz:]`` (int32); returns the new count.
+
+    Each vector's nonzero entries are packed to its front in a register
+    (AVX-512's ``vcompressps``/``vcompresspd`` in their register form: the
+    form that stores to memory took 10.7 against 5.4 us on 100 float32
+    MNIST rows on this project's Zen 5 machine), and the whole vector is
+    stored; the entries past the packed ones are overwritten by the next
+    store, so the arrays need ``n_vectors`` vectors' worth of room from
+    ``nnz``. A vector's NaN and infinity lanes are or-ed into ``bad[0]``
+    (int32): a mask operation, where a floating-point sum of ``v * 0``
+    would chain each vector's step on the previous one's addition.
+    """
+    from llvmlite import ir
+    from numba.core import cgutils, types
+    from numba.core.errors import TypingError
+    from numba.extending import intrinsic
+
+    @intrinsic
+    def compress_vectors(typingctx, X, i, n_vectors, indices, values, nnz, bad):
+        if indices.dtype != types.int32 or bad.dtype != types.int32:
+            raise TypingError("compress_vectors takes int32 indices and flags")
+        sig = types.intp(X, i, n_vectors, indices, values, nnz, bad)
+
+        def codegen(context, builder, signature, args):
+            X_type, _, _, indices_type, values_type, _, bad_type = signature.args
+            X_ = context.make_array(X_type)(context, builder, args[0])
+            indices_ = context.make_array(indices_type)(context, builder, args[3])
+            values_ = context.make_array(values_type)(context, builder, args[4])
+            bad_ = context.make_array(bad_type)(context, builder, args[6])
+            i, n_vectors, nnz = (
+                context.cast(builder, args[k], signature.args[k], types.intp)
+                for k in (1, 2, 5)
+            )
+            intp = context.get_value_type(types.intp)
+            entry = context.get_value_type(X_type.dtype)
+            itemsize = context.get_abi_sizeof(entry)
+            lanes = vector_bytes // itemsize
+            int32 = ir.IntType(32)
+            vector = ir.VectorType(entry, lanes)
+            columns = ir.VectorType(int32, lanes)
+            mask = ir.VectorType(ir.IntType(1), lanes)
+            bitmask = ir.IntType(lanes)  # a mask's lanes as the bits of an int
+            kind = "f32" if itemsize == 4 else "f64"
+
+            def declare(name, return_type, *arg_types):
+                return cgutils.get_or_insert_function(
+                    builder.module, ir.FunctionType(return_type, arg_types), name
+                )
+
+            compress_entries = declare(
+                f"llvm.x86.avx512.mask.compress.v{lanes}{kind}",
+                vector,
+                vector,
+                vector,
+                mask,
+            )
+            compress_columns = declare(
+                f"llvm.x86.avx512.mask.compress.v{lanes}i32",
+                columns,
+                columns,
+                columns,
+                mask,
+            )
+            popcount = declare("llvm.ctpop.i32", int32, int32)
+            fabs = declare(f"llvm.fabs.v{lanes}{kind}", vector, vector)
+
+            row_bytes = cgutils.unpack_tuple(builder, X_.strides)[0]
+            row = builder.gep(
+                builder.bitcast(X_.data, ir.IntType(8).as_pointer()),
+                [builder.mul(i, row_bytes)],
+            )
+            row = builder.bitcast(row, vector.as_pointer())
+            zeros = ir.Constant(vector, [0.0] * lanes)
+            infinities = ir.Constant(vector, [float("inf")] * lanes)
+            no_columns = ir.Constant(columns, [0] * lanes)
+            first_columns = ir.Constant(columns, list(range(lanes)))
+            broadcast = ir.Constant(columns, [0] * lanes)
+            count = cgutils.alloca_once_value(builder, nnz)
+            bad_bits = cgutils.alloca_once_value(builder, ir.Constant(int32, 0))
+            with cgutils.for_range(builder, n_vectors) as loop:
+                v = builder.load(builder.gep(row, [loop.index]), align=itemsize)
+                nonzero = builder.fcmp_unordered("!=", v, zeros)  # NaN too
+                # |v| == inf, or unordered (NaN).
+                not_finite = builder.fcmp_unordered(
+                    "==", builder.call(fabs, [v]), infinities
+                )
+                bits = builder.zext(builder.bitcast(not_finite, bitmask), int32)
+                builder.store(builder.or_(builder.load(bad_bits), bits), bad_bits)
+                first = builder.trunc(
+                    builder.mul(loop.index, ir.Constant(intp, lanes)), int32
+                )
+                first = builder.insert_element(
+                    ir.Constant(columns, None), first, ir.Constant(int32, 0)
+                )
+                first = builder.shuffle_vector(
+                    first, ir.Constant(columns, None), broadcast
+                )
+                k = builder.load(count)
+                packed = builder.call(compress_entries, [v, zeros, nonzero])
+                packed_columns = builder.call(
+                    compress_columns,
+                    [builder.add(first, first_columns), no_columns, nonzero],
+                )
+                value_at = builder.bitcast(
+                    builder.gep(values_.data, [k]), vector.as_pointer()
+                )
+                column_at = builder.bitcast(
+                    builder.gep(indices_.data, [k]), columns.as_pointer()
+                )
+                builder.store(packed, value_at, align=itemsize)
+                builder.store(packed_columns, column_at, align=4)
+                n_nonzero = builder.call(
+                    popcount,
+                    [builder.zext(builder.bitcast(nonzero, bitmask), int32)],
+                )
+                builder.store(builder.add(k, builder.zext(n_nonzero, intp)), count)
+            flags = builder.or_(builder.load(bad_.data), builder.load(bad_bits))
+            builder.store(flags, bad_.data)
+            return builder.load(count)
+
+        return sig, codegen
+
+    return compress_vectors
 
 
 def _build_kernels():

@@ -12,13 +12,13 @@ the rest.
 Those kernels do fewer multiplications per cycle than BLAS's dense kernels
 (each entry's row of ``W`` comes from the caches, where BLAS reuses what it
 loaded), and compressing a batch costs a pass over it, so they pay only on
-inputs that are mostly zeros (:data:`MAX_DENSITY`), feeding a wide enough
-first layer (:data:`MIN_UNITS`), and only when each of two threads takes a
-share of the rows (with one thread, BLAS's dense products use both cores and
-the kernels one). Measured on a 2-core machine with AVX-512, 5000 MNIST rows
-(142 nonzero entries per row, 18%) into 256 units, float32, one core:
-``X W`` 4.9 ms compressed against 8.0 ms with BLAS's AVX-512 kernels and
-15.7 ms with its AVX2 ones; compressing the rows 2.2 ms.
+inputs that are mostly zeros (:data:`MAX_DENSITY`) feeding a wide enough
+first layer (:data:`MIN_UNITS`). They then pay even on one core against
+BLAS's dense products on two. Measured on a 2-core machine with AVX-512,
+5000 MNIST rows (142 nonzero entries per row, 18%) into 256 units, float32,
+one core: ``X W`` 4.9 ms compressed against 8.0 ms with BLAS's AVX-512
+kernels and 15.7 ms with its AVX2 ones; compressing 100 rows takes 8-10 us
+(44 us without AVX-512's compress instructions).
 
 The kernels add the products' terms in another order than BLAS does, so the
 results agree with the dense path to rounding, not bit for bit.
@@ -35,11 +35,11 @@ from . import compiled
 MAX_DENSITY = 0.25
 # Narrower inputs leave the first layer too little work to pay for the pass.
 MIN_FEATURES = 64
-# Nor do narrower first layers: with 64 units, the kernels gained 12 us on
-# 100 MNIST rows, and compressing them cost 43 us (a 1-epoch fit of a (64,)
-# network on 20 000 rows was 5% slower at batch 1000, 27% at batch 200),
-# while 128 units gained 54 us forward.
-MIN_UNITS = 128
+# Nor do narrower first layers. With 64 units, 1-epoch fits of a (64,)
+# network on 20 000 MNIST rows took 28-30 against 34 ms at batch 200 (one
+# thread compressing against BLAS's dense products on two), 19 against 28 ms
+# at batch 1000 (two threads), 60 against 68 ms at batch 32.
+MIN_UNITS = 64
 # Rows sampled to estimate the density, in evenly spaced blocks: NumPy
 # counts a view of every k-th row on its slow path for non-contiguous arrays
 # (1.27 ms for 1112 of 10 000 MNIST rows, against 0.33 ms for 16 blocks of
@@ -140,25 +140,33 @@ class CompressedRows:
         self._colptr = self._rows = self._cvalues = None
         self._has_columns = False
 
-    def compress(self, X):
-        """Store the rows of ``X``.
+    def compress(self, X, rows=None):
+        """Store rows of ``X``.
 
         Parameters
         ----------
-        X : ndarray of shape (n_rows, n_cols)
+        X : ndarray of shape (n_samples, n_cols)
             C-contiguous, float32 or float64.
+        rows : ndarray of int of shape (n_rows,), optional
+            Which rows, in this order (a batch's rows, taken straight from
+            the training data); valid indices, not checked. All of them by
+            default.
 
         Returns
         -------
         self : CompressedRows
         """
-        n_rows, n_cols = X.shape
         kernel = compiled.kernel_for("compress_rows", X)
-        if kernel is None:
+        if kernel is None or X.ndim != 2:
             raise RuntimeError(
                 "Compressing rows needs the compiled kernels (Numba) and a "
-                "C-contiguous float32 or float64 array."
+                "C-contiguous float32 or float64 matrix."
             )
+        if rows is None:
+            rows = np.arange(X.shape[0], dtype=np.intp)
+        else:
+            rows = np.asarray(rows, dtype=np.intp)
+        n_rows, n_cols = rows.shape[0], X.shape[1]
         if self._indptr is None or self._indptr.shape[0] < n_rows + 1:
             self._indptr = np.empty(n_rows + 1, np.int32)
         if self._values is None or self._values.dtype != X.dtype:
@@ -166,10 +174,10 @@ class CompressedRows:
             # grown below when a block needs more.
             self._allocate(int(n_rows * n_cols * MAX_DENSITY * 1.25) + n_cols, X.dtype)
         indptr = self._indptr[: n_rows + 1]
-        nnz, finite = kernel(X, indptr, self._indices, self._values)
+        nnz, finite = kernel(X, rows, indptr, self._indices, self._values)
         if nnz > self._values.shape[0]:
             self._allocate(nnz + nnz // 4, X.dtype)
-            nnz, finite = kernel(X, indptr, self._indices, self._values)
+            nnz, finite = kernel(X, rows, indptr, self._indices, self._values)
         self.shape = (n_rows, n_cols)
         self.dtype = X.dtype
         self.nnz = int(nnz)

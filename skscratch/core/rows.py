@@ -28,6 +28,9 @@ from . import compiled
 class NonFiniteRowsError(ValueError):
     """Rows taken for a batch hold NaN or an infinity."""
 
+    def __init__(self, message="The rows taken hold NaN or infinity."):
+        super().__init__(message)
+
 
 def checks_while_taking(X):
     """Whether :func:`take_rows` can check rows of ``X`` at no extra cost.
@@ -100,7 +103,7 @@ def check_finite_rows(block):
     block : ndarray
     """
     if not all_finite(block):
-        raise NonFiniteRowsError("The rows taken hold NaN or infinity.")
+        raise NonFiniteRowsError()
 
 
 def all_finite(A):
