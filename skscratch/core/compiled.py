@@ -48,7 +48,10 @@ The one exception is the first layer's products on compressed rows
 (BLAS's order of summation is its own), and agree with the dense products to
 rounding. Their inner loop is written in LLVM's own terms (``_tile_sum``),
 with multiply-adds that are fused where the CPU has the instruction, since
-Numba's loops cannot keep a stretch of the output row in registers.
+Numba's loops cannot keep a stretch of the output row in registers. So is
+the vector step that compresses the rows with AVX-512's compress
+instructions (``_vector_compression``), which Numba has no words for; it
+stores exactly what the loop over single entries does.
 
 The first call for a dtype compiles the kernel, in about half a second;
 Numba caches the result on disk, and later processes load it in about a
@@ -311,8 +314,8 @@ def compress_rows_loop(X, rows, indptr, indices, values):
     below) and the compression of the gathered rows.
 
     With AVX-512, each stretch of 64 bytes of a row is compressed by the
-    CPU's own instruction (:func:`_compress_vectors`): 100 MNIST rows in
-    float32 took 6-8 us against 44 us for the loop over single entries that
+    CPU's own instruction (``_vector_compression``): 100 MNIST rows in
+    float32 took 8-10 us against 44 us for the loop over single entries that
     other CPUs run, which writes every entry and moves on only past a
     nonzero (no branch to mispredict).
     """

@@ -326,6 +326,8 @@ class DataParallel:
         Hand the first layer each thread's rows of ``X`` stored by their
         nonzero entries (:mod:`skscratch.core.compressed`), for a dense
         ``X`` that is mostly zeros; the network's first layer must be dense.
+        A C-ordered ``X``'s rows go straight into that form, without a
+        gathered copy, and ``check_rows`` is then tested on the way.
     poll : bool, default=True
         Let a waiting thread poll before it sleeps (see :class:`_Worker`):
         worth it for mini-batches, whose hand-overs are frequent and short
