@@ -233,3 +233,25 @@ def test_penalised_update_equals_adding_the_gradient_first(cls):
         b.update(reference, gb)
         np.testing.assert_array_equal(ga, gb)
     np.testing.assert_array_equal(fused, reference)
+
+
+@pytest.mark.parametrize("cls", [SGD, Adam, AdamW, RMSprop])
+def test_a_tentative_step_that_is_called_off_leaves_no_trace(cls):
+    """The data-parallel trainer begins a step before it knows whether
+    every thread's share succeeded; undone, the next steps are those of an
+    optimizer that never began it."""
+    rng = np.random.default_rng(0)
+    grads = [rng.normal(size=6) for _ in range(3)]
+    params = rng.normal(size=6)
+    reference = params.copy()
+    called_off = cls(params, learning_rate_init=0.05)
+    plain = cls(reference, learning_rate_init=0.05)
+    for g in grads:
+        undo = called_off.begin_step_tentatively(weight_decay=0.1)
+        undo()
+        called_off.begin_step_tentatively(weight_decay=0.1)
+        called_off.update(params, g)
+        plain.begin_step(weight_decay=0.1)
+        plain.update(reference, g)
+    np.testing.assert_array_equal(params, reference)
+    assert getattr(called_off, "t", 3) == getattr(plain, "t", 3) == 3

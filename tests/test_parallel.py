@@ -49,14 +49,14 @@ def test_objective_and_gradient_match_the_serial_ones(n_threads, rows):
 
 
 @pytest.mark.parametrize("kernels", [True, False], ids=["compiled", "numpy"])
-@pytest.mark.parametrize("n_threads", [1, 2])
+@pytest.mark.parametrize("n_threads", [1, 2, 3])
 @pytest.mark.parametrize("optimizer_class", [Adam, SGD])
 def test_optimizer_steps_match_the_serial_ones(
     optimizer_class, n_threads, kernels, monkeypatch
 ):
-    # With a compiled optimizer step, the calling thread updates the whole
-    # vector after the threads' forward and backward passes (one hand-over
-    # per batch); with the NumPy step, each thread updates a block (two).
+    # Each thread sums and updates its block of the parameters in the same
+    # task as its forward and backward pass: one task per worker and batch,
+    # with the compiled optimizer step and with NumPy's.
     if kernels and not compiled.available():
         pytest.skip("needs the fast extra: pip install 'skscratch[fast]'")
     serial_net, X, Y, _ = _problem()
@@ -64,27 +64,64 @@ def test_optimizer_steps_match_the_serial_ones(
     serial_opt = optimizer_class(serial_net.params, learning_rate_init=0.01)
     parallel_opt = optimizer_class(parallel_net.params, learning_rate_init=0.01)
     batches = [slice(0, 150), np.arange(150, 300), slice(0, 300)]
-    maps = []
-    real_map = DataParallel._map
+    tasks = []
+    real_submit = par._Worker.submit
     monkeypatch.setattr(
-        DataParallel,
-        "_map",
-        lambda self, fn, n: maps.append(n) or real_map(self, fn, n),
+        par._Worker,
+        "submit",
+        lambda self, task: tasks.append(task) or real_submit(self, task),
     )
     with ExitStack() as stack:
         if not kernels:
             stack.enter_context(compiled.disabled())
         with DataParallel(parallel_net, n_threads) as dp:
             for rows in batches:
-                dp.loss_and_gradient(
+                value = dp.loss_and_gradient(
                     X, Y, "log_loss", alpha=1e-3, rows=rows, optimizer=parallel_opt
                 )
-                serial_net.loss_and_gradient(X[rows], Y[rows], "log_loss", alpha=1e-3)
+                expected = serial_net.loss_and_gradient(
+                    X[rows], Y[rows], "log_loss", alpha=1e-3
+                )
+                assert value == pytest.approx(expected, rel=1e-12)
                 serial_opt.step(serial_net.params, serial_net.grads)
         assert parallel_opt.uses_kernel(np.float64) == kernels
     np.testing.assert_allclose(parallel_net.params, serial_net.params, rtol=1e-9)
-    expected_maps = 0 if n_threads == 1 else (1 if kernels else 2) * len(batches)
-    assert len(maps) == expected_maps
+    # The tasks handed over, not counting the one closing each worker.
+    n_closing = n_threads - 1
+    assert len(tasks) - n_closing == (n_threads - 1) * len(batches)
+
+
+def test_updating_by_blocks_gives_the_numbers_of_one_thread_updating(monkeypatch):
+    """Each thread updating its block changes no number: every entry of a
+    step is computed on its own, from the gradients summed in the same order.
+    The reference gives the calling thread the whole parameter vector and
+    the worker an empty block (the rows are still split)."""
+    real_blocks = par._blocks
+
+    def one_block(n, parts, align=16):
+        if align == 1:  # the rows' split
+            return real_blocks(n, parts, align)
+        return [slice(0, n)] + [slice(n, n)] * (parts - 1)
+
+    results = []
+    for whole in (True, False):
+        with monkeypatch.context() as m:
+            if whole:
+                m.setattr(par, "_blocks", one_block)
+            net, X, Y, _ = _problem(n=400)
+            optimizer = Adam(net.params, learning_rate_init=0.01)
+            with DataParallel(net, 2) as dp:
+                values = [
+                    dp.loss_and_gradient(
+                        X, Y, "log_loss", alpha=1e-3, rows=rows, optimizer=optimizer
+                    )
+                    for rows in (slice(0, 200), np.arange(399, 99, -2), slice(100, 400))
+                ]
+        results.append((values, net.params.copy(), optimizer.grad_sum.copy()))
+    (v1, p1, m1), (v2, p2, m2) = results
+    assert v1 == v2
+    np.testing.assert_array_equal(p1, p2)
+    np.testing.assert_array_equal(m1, m2)
 
 
 @pytest.mark.parametrize(
@@ -92,21 +129,26 @@ def test_optimizer_steps_match_the_serial_ones(
     [(True, False), (True, True), (False, False)],
     ids=["compiled", "compressed", "numpy"],
 )
-@pytest.mark.parametrize("n_threads", [1, 2])
+@pytest.mark.parametrize("n_threads", [1, 2, 3])
 @pytest.mark.parametrize("rows", ["slice", "indices"])
+@pytest.mark.parametrize("share", ["calling thread", "worker"])
 def test_checked_rows_stop_a_step_before_it_changes_anything(
-    rows, n_threads, kernels, compress
+    share, rows, n_threads, kernels, compress
 ):
-    """Also when the rows go straight into their compressed form, which
-    checks them on the way."""
+    """Whichever thread's share holds the bad row, no thread updates its
+    block and the optimizer takes no step. Also when the rows go straight
+    into their compressed form, which checks them on the way."""
     if compress and not compiled.available():
         pytest.skip("needs Numba: pip install 'skscratch[fast]'")
     net, X, Y, _ = _problem()
     batch = slice(20, 250) if rows == "slice" else np.arange(300)[::-2].copy()
-    bad_row = np.arange(300)[batch][-1]  # the last row of the other thread's share
+    # The first row of the calling thread's share, or the last of the other's.
+    bad_row = np.arange(300)[batch][0 if share == "calling thread" else -1]
     X[bad_row, 5] = np.nan
     other = np.setdiff1d(np.arange(300), [bad_row])[:100]
-    optimizer = SGD(net.params, learning_rate_init=0.1)
+    optimizer = Adam(net.params, learning_rate_init=0.1)
+    optimizer.t = 3
+    optimizer.grad_sum[:] = 0.5
     before = net.params.copy()
     with ExitStack() as stack:
         if not kernels:
@@ -117,6 +159,13 @@ def test_checked_rows_stop_a_step_before_it_changes_anything(
         with pytest.raises(NonFiniteRowsError):
             dp.loss_and_gradient(X, Y, "log_loss", rows=batch, optimizer=optimizer)
         np.testing.assert_array_equal(net.params, before)
+        assert optimizer.t == 3
+        assert np.all(optimizer.grad_sum == 0.5)
+        # The threads are ready for the next step.
+        assert np.isfinite(
+            dp.loss_and_gradient(X, Y, "log_loss", rows=other, optimizer=optimizer)
+        )
+        assert optimizer.t == 4
         # Rows not taken are not looked at.
         value = dp.loss_and_gradient(X, Y, "log_loss", rows=other)
         assert np.isfinite(value)

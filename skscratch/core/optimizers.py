@@ -144,6 +144,35 @@ class Optimizer:
         self.begin_step()
         self.update(params, grads)
 
+    def begin_step_tentatively(self, weight_decay=0.0):
+        """:meth:`begin_step` for a step that may still be called off.
+
+        A training step split between threads begins the step before it
+        knows whether every thread's share of the batch succeeded (see
+        :class:`~skscratch.core.parallel.DataParallel`); when one failed,
+        no parameter moves and the returned function puts the step counter
+        and scalars back.
+
+        Parameters
+        ----------
+        weight_decay : float, default=0.0
+
+        Returns
+        -------
+        undo : callable
+            Called without arguments, before any :meth:`update`.
+        """
+        # begin_step rebinds attributes (counters, scalars) and mutates no
+        # array: a shallow copy of them is the state to restore.
+        before = dict(vars(self))
+        self.begin_step(weight_decay)
+
+        def undo():
+            vars(self).clear()
+            vars(self).update(before)
+
+        return undo
+
     def begin_step(self, weight_decay=0.0):
         """Advance the step counter and compute the step's scalars.
 

@@ -12,9 +12,10 @@ the other cores idle. So where it pays (see :func:`plan_threads`),
    gradient is the sum of the replicas' gradients;
 2. each thread then takes a block of the flat parameter vector, sums the
    replicas' gradients there, adds the L2 penalty, and applies the optimizer's
-   update to that block. A compiled optimizer step
-   (:mod:`skscratch.core.compiled`) is short enough that the calling thread
-   does it alone, over the whole vector, rather than hand half of it over.
+   update to that block. In a training step both phases are one task per
+   thread, with a meeting in between (:meth:`DataParallel._step_in_blocks`),
+   so a block's parameters, summed gradient and optimizer state stay on the
+   core that updates them, step after step.
 
 It serves inputs that are mostly zeros too: each thread then hands the
 first layer its rows stored by their nonzero entries
@@ -169,82 +170,109 @@ def _blocks(n, parts, align=16):
 
 # How many times a thread reads the other's counter before it sleeps on a
 # lock: about 250 microseconds of polling on this machine (each read, with
-# the CPU's spin-loop hint, took 27 ns), longer than a training step's
-# optimizer update, which is what the worker waits through between two tasks.
+# the CPU's spin-loop hint, took 27 ns), longer than what the threads of a
+# training step wait through: the other thread's share of the rows, or the
+# other's block of the update before the next step.
 SPIN_READS = 10_000
 
 
-class _Worker:
-    """A persistent thread running one task at a time.
+class _Signal:
+    """A count that one thread raises and another thread waits for, with a
+    value passed along: the hand-overs between the training threads.
 
-    Two locks used as semaphores hand tasks over, with less Python around
-    them than ``concurrent.futures``. A thread that sleeps on a lock costs a
-    wake-up to hand a task to: on this 2-core VM a round trip took 12-14
-    microseconds when the scheduler kept both threads on one core, and
-    51-65 when they ran on the two (a training loop's case, once per batch),
-    since a virtual CPU with nothing to run halts until the host wakes it.
+    A lock used as a semaphore carries every hand-over. A thread that sleeps
+    on a lock costs a wake-up to hand something to: on this 2-core VM a round
+    trip took 12-14 microseconds when the scheduler kept both threads on one
+    core, and 51-65 when they ran on the two (a training loop's case, every
+    batch), since a virtual CPU with nothing to run halts until the host
+    wakes it.
 
-    So, with Numba, each side first polls a counter the other increments
+    So, with Numba, the waiting side first polls the count
     (:func:`~skscratch.core.compiled.spin_until_loop`: compiled, without the
     GIL, with the CPU's spin-loop hint) for up to :data:`SPIN_READS` reads,
-    and only then sleeps on the lock. The locks still carry every hand-over
-    (the counters only tell when taking the lock will not block), so a
-    missed or late count costs time, never correctness. A round trip of an
-    empty task then took 2.8-2.9 microseconds instead of 51-54, and a
-    1-epoch MNIST fit with sgd on compressed rows 0.271 instead of 0.284 s
-    (medians of 12 alternating fits, 10 of the 12 pairs faster), with the
-    same numbers, bit for bit. ``poll=False`` goes straight to the lock.
+    and only then sleeps on the lock. The count only tells when taking the
+    lock will not block, so a missed or late count costs time, never
+    correctness; and a machine with more busy threads than cores (where a
+    poll would keep the other thread off its core) only loses the polling
+    time. A round trip of an empty task then took 2.8-2.9 microseconds
+    instead of 51-54, and a 1-epoch MNIST fit with sgd on compressed rows
+    0.271 instead of 0.284 s (medians of 12 alternating fits, 10 of the 12
+    pairs faster), with the same numbers, bit for bit.
+
+    Each :meth:`post` must be matched by one :meth:`wait` before the next
+    post: the two threads take turns.
+
+    Parameters
+    ----------
+    spin : callable or None
+        The compiled polling loop (:func:`compiled.spin_kernel
+        <skscratch.core.compiled.spin_kernel>`); None goes straight to the
+        lock.
     """
 
+    def __init__(self, spin):
+        self._lock = threading.Lock()
+        self._lock.acquire()
+        self._spin = spin
+        self._count = np.zeros(1, np.int64)  # posts made, for the poll
+        self._n_posted = self._n_waited = 0
+        self._value = None
+
+    def post(self, value=None):
+        """Hand ``value`` over to the waiting thread."""
+        self._value = value
+        self._n_posted += 1
+        # Release first: a waiter that sees the count finds the lock free.
+        self._lock.release()
+        self._count[0] = self._n_posted
+
+    def wait(self):
+        """Wait for the next :meth:`post`; return its value."""
+        self._n_waited += 1
+        if self._spin is not None:
+            self._spin(self._count, self._n_waited, SPIN_READS)
+        self._lock.acquire()
+        value, self._value = self._value, None
+        return value
+
+
+class _Worker:
+    """A persistent thread running one task at a time, handed over and back
+    through two :class:`_Signal` objects (less Python around each hand-over
+    than ``concurrent.futures``), with two more for a task that meets its
+    caller half-way. ``poll=False`` makes both sides sleep on their locks at
+    once (see :class:`DataParallel`)."""
+
     def __init__(self, poll=True):
-        self._go = threading.Lock()
-        self._go.acquire()
-        self._done = threading.Lock()
-        self._done.acquire()
-        self._task = self._outcome = None
         self._spin = compiled.spin_kernel() if poll else None
-        # Tasks handed over and tasks finished, counted since the start.
-        self._posted = np.zeros(1, np.int64)
-        self._finished = np.zeros(1, np.int64)
-        self._n_posted = 0
+        self._tasks = _Signal(self._spin)
+        self._outcomes = _Signal(self._spin)
+        # For a meeting half-way through a task: the task reports to the
+        # caller how its part went, and the caller answers whether to go on
+        # (see DataParallel._step_in_blocks).
+        self.reports = _Signal(self._spin)
+        self.answers = _Signal(self._spin)
         self._thread = threading.Thread(
             target=self._serve, name="skscratch-worker", daemon=True
         )
         self._thread.start()
 
-    def _wait(self, counter, target):
-        """Poll until ``counter`` reaches ``target`` (for a while at most)."""
-        if self._spin is not None:
-            self._spin(counter, target, SPIN_READS)
-
     def _serve(self):
-        n_done = 0
         while True:
-            self._wait(self._posted, n_done + 1)
-            self._go.acquire()
-            task = self._task
+            task = self._tasks.wait()
             if task is None:
                 return
             try:
-                self._outcome = (True, task())
+                outcome = (True, task())
             except BaseException as exc:  # handed to the caller by result()
-                self._outcome = (False, exc)
-            n_done += 1
-            # Release first: a caller that sees the count finds the lock free.
-            self._done.release()
-            self._finished[0] = n_done
+                outcome = (False, exc)
+            self._outcomes.post(outcome)
 
     def submit(self, task):
-        self._task = task
-        self._n_posted += 1
-        self._go.release()
-        self._posted[0] = self._n_posted
+        self._tasks.post(task)
 
     def result(self):
-        self._wait(self._finished, self._n_posted)
-        self._done.acquire()
-        ok, value = self._outcome
-        self._outcome = None
+        ok, value = self._outcomes.wait()
         if not ok:
             raise value
         return value
@@ -265,12 +293,12 @@ def core_round_trip(n=5000):
     system placed the two threads: on this benchmark machine's 2-core VM
     it was 0.04-0.06 us most of the time and 0.4-0.5 us in phases when the
     host ran the two virtual CPUs on distant cores. Each training step of
-    :class:`DataParallel` moves the parameter and gradient vectors between
-    the threads' cores (the calling thread sums the other's gradient and
-    updates the parameters, which the other reads back); in those phases
-    an MNIST epoch on two threads took 50% longer (0.38 against 0.25 s),
-    while single-thread kernels ran at the same speed and BLAS's two
-    threads lost 18%.
+    :class:`DataParallel` moves half of the gradient and parameter vectors
+    between the threads' cores (each thread sums the other's gradient over
+    its block and updates that block, which the other reads back in the
+    next forward pass); in those phases an MNIST epoch on two threads took
+    about 45% longer (0.29 against 0.20 s), while single-thread kernels ran
+    at the same speed and BLAS's two threads lost 18%.
 
     Parameters
     ----------
@@ -416,16 +444,97 @@ class DataParallel:
         finally:
             # Always collect the workers, so none is still writing into a
             # buffer when an exception leaves this method.
-            outcomes = []
-            for worker in workers:
-                try:
-                    outcomes.append((True, worker.result()))
-                except BaseException as exc:
-                    outcomes.append((False, exc))
+            outcomes = self._collect(workers)
+        return [first, *self._values(outcomes)]
+
+    @staticmethod
+    def _collect(workers):
+        """Each worker's ``(ok, value or exception)``, once it is done."""
+        outcomes = []
+        for worker in workers:
+            try:
+                outcomes.append((True, worker.result()))
+            except BaseException as exc:
+                outcomes.append((False, exc))
+        return outcomes
+
+    @staticmethod
+    def _values(outcomes):
+        """The values of :meth:`_collect`'s outcomes; the first exception
+        among them is raised."""
         for ok, value in outcomes:
             if not ok:
                 raise value
-        return [first, *(value for _, value in outcomes)]
+        return [value for _, value in outcomes]
+
+    def _step_in_blocks(self, n, forward_backward, penalty, begin, update):
+        """One training step on ``n`` threads, each in a single task:
+        ``forward_backward(k)``, then a meeting, then ``update(k)``.
+
+        After its own ``forward_backward(0)``, the calling thread computes
+        ``penalty()`` (no block has moved yet) and begins the step with
+        ``begin()``, which returns a function undoing it. At the meeting
+        each thread learns whether every share succeeded; if so, each runs
+        ``update(k)`` on its block of the parameters. If a share failed, no
+        thread updates anything, the step is undone and the first error is
+        raised: the model is left as it was.
+
+        With one worker, the two threads tell each other how their share
+        went and go on as soon as both have: a symmetric exchange. With
+        more, the calling thread hears from every worker before it answers,
+        since each worker must know about all the others. On distant cores
+        (see :func:`core_round_trip`) an MNIST epoch took 3% longer with
+        the second way on two threads.
+
+        Returns
+        -------
+        value : float
+            The sum of the ``forward_backward`` values, plus ``penalty()``.
+        """
+        workers = self._workers[: n - 1]
+        answer_first = len(workers) == 1
+
+        def task(k, worker):
+            try:
+                value, ok = forward_backward(k), True
+            except BaseException as exc:
+                value, ok = exc, False
+            worker.reports.post(ok)
+            # Always waited for, so that every post has its wait.
+            if worker.answers.wait() and ok:
+                update(k)
+            if not ok:
+                raise value
+            return value
+
+        for k, worker in enumerate(workers, start=1):
+            worker.submit(lambda k=k, worker=worker: task(k, worker))
+        error, first, extra, undo = None, 0.0, 0.0, None
+        try:
+            first = forward_backward(0)
+            extra = penalty()
+            # Before any update reads the step's scalars.
+            undo = begin()
+        except BaseException as exc:
+            error = exc
+        if answer_first:
+            workers[0].answers.post(error is None)
+        reported = [worker.reports.wait() for worker in workers]
+        go = error is None and all(reported)
+        if not answer_first:
+            for worker in workers:
+                worker.answers.post(go)
+        if go:
+            try:
+                update(0)
+            except BaseException as exc:
+                error = exc
+        elif undo is not None:
+            undo()
+        outcomes = self._collect(workers)
+        if error is not None:
+            raise error
+        return sum([first, *self._values(outcomes)]) + extra
 
     # -- rows ---------------------------------------------------------------
 
@@ -548,43 +657,61 @@ class DataParallel:
                 weight_sum=weight_sum,
             )
 
-        # Phase 2: each thread takes a block of the parameter vector: sums
-        # the replicas' gradients, adds the L2 penalty's gradient, updates.
-        def reduce_and_update(k, block):
+        # Phase 2, by blocks of the parameter vector: the replicas' gradients
+        # summed into the network's, then the penalty or the optimizer step.
+        def reduce(block):
             grads = net.grads[block]
             for replica in self.replicas[1:n]:
                 grads += replica.grads[block]
-            if optimizer is None:
-                return net.add_penalty(strength, block) if penalised else 0.0
-            # The value at the weights the batch saw, before the step. The
-            # optimizer adds the penalty's gradient itself: its compiled
+
+        def reduce_and_penalise(block):
+            reduce(block)
+            return net.add_penalty(strength, block) if penalised else 0.0
+
+        def penalty():
+            # Its value at the weights the batch saw: before any block moves,
+            # over the whole vector.
+            return net.penalty(strength) if penalised else 0.0
+
+        def begin():
+            weight_decay = alpha if decoupled else 0.0
+            return optimizer.begin_step_tentatively(weight_decay=weight_decay)
+
+        def update(block):
+            reduce(block)
+            # The optimizer adds the penalty's gradient itself: its compiled
             # kernel does it in the pass it makes anyway.
-            penalty = net.penalty(strength, block) if penalised else 0.0
             optimizer.update(net.params, net.grads, block, strength, net.n_weights)
-            return penalty
 
         if n == 1:
             # The same two phases, called directly: splitting rows and blocks
             # and handing tasks over cost 10 us per batch, a sixth of a small
             # network's step.
             value = forward_backward(0, rows)
-            if optimizer is not None:
-                optimizer.begin_step(weight_decay=alpha if decoupled else 0.0)
-            return value + reduce_and_update(0, slice(0, net.params.size))
+            if optimizer is None:
+                return value + reduce_and_penalise(slice(None))
+            value += penalty()
+            begin()
+            update(slice(None))
+            return value
 
         shares = self._split_rows(rows, n_rows, n)
-        value = sum(self._map(lambda k: forward_backward(k, shares[k]), n))
-        if optimizer is not None:
-            optimizer.begin_step(weight_decay=alpha if decoupled else 0.0)
-        elif penalised:
-            net.penalty_scratch()  # allocated before the threads share it
-        if optimizer is not None and optimizer.uses_kernel(net.dtype):
-            # A compiled step over the whole vector costs less than handing
-            # half of it to the other thread: an MNIST epoch on compressed
-            # rows took 2-4% less time (the same numbers, bit for bit).
-            return value + reduce_and_update(0, slice(0, net.params.size))
         blocks = _blocks(net.params.size, n)
-        return value + sum(self._map(lambda k: reduce_and_update(k, blocks[k]), n))
+        if optimizer is not None:
+            # Each thread updates its block in the same task as its forward
+            # and backward pass, so that block's parameters, summed gradient
+            # and optimizer state stay on its core (see _step_in_blocks).
+            return self._step_in_blocks(
+                n,
+                lambda k: forward_backward(k, shares[k]),
+                penalty,
+                begin,
+                lambda k: update(blocks[k]),
+            )
+        value = sum(self._map(lambda k: forward_backward(k, shares[k]), n))
+        if penalised:
+            net.penalty_scratch()  # allocated before the threads share it
+        return value + sum(self._map(lambda k: reduce_and_penalise(blocks[k]), n))
 
     def predict(self, X, output_activation, batch_size=4096):
         """Network output with the output activation, rows split between the
