@@ -673,8 +673,9 @@ class DataParallel:
             # over the whole vector.
             return net.penalty(strength) if penalised else 0.0
 
+        weight_decay = alpha if decoupled else 0.0
+
         def begin():
-            weight_decay = alpha if decoupled else 0.0
             return optimizer.begin_step_tentatively(weight_decay=weight_decay)
 
         def update(block):
@@ -691,7 +692,8 @@ class DataParallel:
             if optimizer is None:
                 return value + reduce_and_penalise(slice(None))
             value += penalty()
-            begin()
+            # Nothing can fail any more: no need for begin()'s undo.
+            optimizer.begin_step(weight_decay=weight_decay)
             update(slice(None))
             return value
 
