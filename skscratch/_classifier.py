@@ -378,10 +378,11 @@ class ScratchMLPClassifier(ClassifierMixin, _BaseScratchMLP):
         """Fit the label binarizer and set ``classes_``; ``labels``: the
         sorted distinct labels of a 1-D integer ``y``, if already known
         (:func:`_count_integer_labels`)."""
-        binarizer = LabelBinarizer()
-        multilabel = y.ndim == 2
-        if multilabel:
-            binarizer.fit(y)
+        if labels is not None and not from_partial_fit:
+            # The counted labels say what fit would find (no second pass).
+            binarizer = _binarizer_for_labels(labels)
+        elif y.ndim == 2:  # multilabel indicator
+            binarizer = LabelBinarizer().fit(y)
             if classes is not None and not np.array_equal(
                 np.asarray(classes), binarizer.classes_
             ):
@@ -391,12 +392,10 @@ class ScratchMLPClassifier(ClassifierMixin, _BaseScratchMLP):
                     f"{np.asarray(classes).tolist()}."
                 )
         elif from_partial_fit:  # classes checked by _check_partial_fit_classes
-            binarizer.fit(classes)
+            binarizer = LabelBinarizer().fit(classes)
             self._check_known_labels(y, binarizer.classes_, labels)
-        elif labels is None:
-            binarizer.fit(y)
         else:
-            binarizer = _binarizer_for_labels(labels)
+            binarizer = LabelBinarizer().fit(y)
         self._label_binarizer = binarizer
         self.classes_ = binarizer.classes_
 
