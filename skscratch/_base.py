@@ -33,10 +33,10 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .callbacks import EpochRecord, Timer, call_callbacks, end_callbacks
 from .core import build_mlp, compiled, make_optimizer, minimize_lbfgs
-from .core.compressed import NonFiniteInputError, worth_compressing
+from .core.compressed import worth_compressing
 from .core.initializers import glorot_factor
 from .core.parallel import DataParallel, available_threads, plan_threads
-from .core.rows import checks_while_taking
+from .core.rows import NonFiniteRowsError, checks_while_taking
 
 # The values the estimators accept; scikit-learn's MLP knows the first four
 # activations, the first three solvers and the first two regression losses.
@@ -654,7 +654,7 @@ class _BaseScratchMLP(BaseEstimator, ABC):
             try:
                 with DataParallel(network, n_threads=2, compress_rows=True) as dp:
                     return dp.predict(X, self.out_activation_)
-            except NonFiniteInputError:
+            except NonFiniteRowsError:
                 _raise_if_not_finite(X, self)
                 raise
         # Otherwise prediction is nearly all matrix products, which BLAS

@@ -106,11 +106,6 @@ def worth_compressing(X, dtype, n_units):
     return nonzero_fraction(X) <= MAX_DENSITY
 
 
-class NonFiniteInputError(ValueError):
-    """A prediction on compressed rows met NaN or infinity in its input
-    (see :attr:`CompressedRows.finite`)."""
-
-
 class CompressedRows:
     """A block of rows of a dense matrix, stored by its nonzero entries.
 

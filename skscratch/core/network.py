@@ -22,12 +22,13 @@ import numpy as np
 import scipy.sparse as sp
 
 from .activations import get_activation
-from .compressed import CompressedRows, NonFiniteInputError
+from .compressed import CompressedRows
 from .initializers import glorot_uniform
 from .layers import ActivationLayer, Dense, Dropout, _Buffer
 from .losses import get_loss
 from .memory import aligned_empty, aligned_zeros
 from .penalty import add_l2_gradient, l2_penalty
+from .rows import NonFiniteRowsError
 
 
 class Network:
@@ -377,7 +378,8 @@ class Network:
             Store each block of a dense ``X`` by its nonzero entries before
             the first layer (see :mod:`skscratch.core.compressed`); the first
             layer must be dense. Compressing also tests the values: a block
-            holding NaN or infinity raises ``NonFiniteInputError``, so the
+            holding NaN or infinity raises
+            :class:`~skscratch.core.rows.NonFiniteRowsError`, so the
             caller need not check ``X`` beforehand.
 
         Returns
@@ -396,7 +398,7 @@ class Network:
             if compressed is not None:
                 block = compressed.compress(np.ascontiguousarray(X[start:stop]))
                 if not block.finite:
-                    raise NonFiniteInputError("The input holds NaN or infinity.")
+                    raise NonFiniteRowsError()
                 return block
             return X if stop - start == n else X[start:stop]
 

@@ -26,7 +26,8 @@ from . import compiled
 
 
 class NonFiniteRowsError(ValueError):
-    """Rows taken for a batch hold NaN or an infinity."""
+    """Rows taken for a batch, or a block of rows compressed for a
+    prediction, hold NaN or an infinity."""
 
     def __init__(self, message="The rows taken hold NaN or infinity."):
         super().__init__(message)
