@@ -90,23 +90,32 @@ def test_compiled_kernels_train_the_same_estimator(solver):
 
 
 @needs_numba
-def test_kernels_compile_without_a_disk_cache(monkeypatch):
-    # Numba refuses to cache when it finds no writable directory; the kernels
-    # are then compiled in each process instead.
+def test_without_a_writable_cache_the_kernels_cache_in_a_private_directory(
+    monkeypatch, tmp_path
+):
+    # Numba refuses to cache when it finds no writable directory (a read-only
+    # install and home directory): the kernels then cache in one of the
+    # temporary directory's, instead of compiling in every process.
     import numba
 
     real_njit = numba.njit
 
-    def njit(**options):
-        if options.get("cache"):
+    def njit(*args, **options):
+        if options.get("cache") and not numba.config.CACHE_DIR:
             raise RuntimeError("cannot cache function: no locator available")
-        return real_njit(**options)
+        return real_njit(*args, **options)
 
     monkeypatch.setattr(numba, "njit", njit)
-    kernels = compiled._build_kernels()
+    monkeypatch.setattr(numba.config, "CACHE_DIR", "")  # NUMBA_CACHE_DIR unset
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        kernels = compiled._build_kernels()
+    assert not numba.config.CACHE_DIR  # as it was: other code's caches stay
     grads = np.ones(3)
     kernels["l2_gradient"](grads, np.full(3, 2.0), 0.25)
     np.testing.assert_array_equal(grads, 1.5)
+    assert list(tmp_path.glob("skscratch-numba-*/**/*l2_gradient*.nbi"))
 
 
 @needs_numba

@@ -15,8 +15,11 @@ batch (broadcasting), relu with its mask (two passes), and the maximum of each
 row before softmax (a reduction over 10 columns, 9 of its 15 microseconds).
 Each is one short loop here, three to nine times faster.
 
-Numba is an optional dependency (``pip install "skscratch[fast]"``). When it
-is installed, :class:`~skscratch.core.optimizers.Adam` (and AdamW),
+Numba is an optional dependency (``pip install "skscratch[fast]"``). Once
+the kernels are loaded (:func:`load`, which the estimators call for the
+jobs where the kernels pay; nothing but it and :func:`available` imports
+Numba),
+:class:`~skscratch.core.optimizers.Adam` (and AdamW),
 :class:`~skscratch.core.optimizers.SGD`, the L2 penalty
 (:mod:`skscratch.core.penalty`), :class:`~skscratch.core.layers.Dense`,
 :class:`~skscratch.core.activations.ReLU` and
@@ -55,14 +58,20 @@ stores exactly what the loop over single entries does.
 
 The first call for a dtype compiles the kernel, in about half a second;
 Numba caches the result on disk, and later processes load it in about a
-quarter of a second. The kernels release the GIL, so threads updating
+quarter of a second (see :func:`load` for where the cache goes when the
+package's directory is read-only). The kernels are compiled for the CPU
+that Numba compiles for (``NUMBA_CPU_NAME``, ``NUMBA_CPU_FEATURES``), which
+need not be this one. The kernels release the GIL, so threads updating
 different blocks of the parameter vector run in parallel.
 """
 
 import functools
 import os
 import platform
+import stat
+import tempfile
 import threading
+import warnings
 from contextlib import contextmanager
 
 import numpy as np
@@ -606,36 +615,64 @@ def _define_intrinsics():
         )
 
 
-def _host_cpu_features():
-    """The CPU features LLVM compiles for (``{"avx512f": True, ...}``), or
-    an empty dict when it compiles for another CPU than this one
-    (``NUMBA_CPU_NAME``) or cannot tell: then only what every x86-64 and
-    ARM64 CPU has may be assumed."""
-    import numba
-    from llvmlite import binding
+def _target_cpu_features():
+    """The CPU features LLVM compiles Numba's code for, as
+    ``{"avx512f": True, ...}``: only those known to be on count.
 
-    if numba.config.CPU_NAME and numba.config.CPU_NAME != "host":
-        return {}
-    try:
-        return dict(binding.get_host_cpu_features())
-    except RuntimeError:  # pragma: no cover - LLVM cannot tell on this host
-        return {}
+    LLVM takes a CPU name and a string of ``+feature`` and ``-feature``
+    entries that change that CPU's own features. Numba passes the name from
+    ``NUMBA_CPU_NAME`` (this CPU's by default), and either the string in
+    ``NUMBA_CPU_FEATURES`` (empty for ``NUMBA_CPU_NAME=generic``) or one of
+    its own, which lists every feature of this CPU (the AVX ones off with
+    ``NUMBA_ENABLE_AVX=0``). Only the string is read: what a CPU name brings
+    is not known here (nor what LLVM takes this CPU to be), so with a
+    string of the user's, only the features it turns on count. A feature
+    wrongly taken to be there aborts the process (LLVM cannot compile its
+    instructions), one wrongly taken to be missing costs speed.
+    """
+    import numba
+    from numba.core import codegen
+
+    entries = numba.config.CPU_FEATURES
+    if entries is None:
+        entries = codegen.get_host_cpu_features()
+    features = {}
+    for entry in entries.split(","):
+        entry = entry.strip()
+        if len(entry) > 1 and entry[0] in "+-":
+            features[entry[1:]] = entry[0] == "+"
+    return features
+
+
+# x86 features by what they need on in LLVM's terms (disabling one disables
+# those built on it): AVX's 32-byte vectors, AVX-512's 64-byte ones, and the
+# compress instructions on 8 indices (AVX512VL).
+_AVX = ("sse2", "sse3", "ssse3", "sse4.1", "sse4.2", "avx")
+_AVX512 = (*_AVX, "avx2", "fma", "f16c", "avx512f")
+_AVX512_COMPRESS = (*_AVX512, "avx512vl")
+
+
+def _target_has(*names):
+    """Whether the target CPU (:func:`_target_cpu_features`) has all of
+    these features."""
+    features = _target_cpu_features()
+    return all(features.get(name) for name in names)
 
 
 def vector_shape():
     """The vectors :func:`sparse_dot_loop`'s tiles are made of: their size in
-    bytes (the CPU's vector registers: 64 with AVX-512, 32 with AVX, else
-    16) and how many of them a tile may take (16 of AVX-512's 32 registers,
-    else 8 of 16), leaving the rest for the row of ``W`` being added.
+    bytes (the target CPU's vector registers: 64 with AVX-512, 32 with AVX,
+    else 16) and how many of them a tile may take (16 of AVX-512's 32
+    registers, else 8 of 16), leaving the rest for the row of ``W`` being
+    added.
 
     Returns
     -------
     vector_bytes, max_vectors : int
     """
-    features = _host_cpu_features()
-    if features.get("avx512f"):
+    if _target_has(*_AVX512):
         return 64, 16
-    if features.get("avx"):
+    if _target_has(*_AVX):
         return 32, 8
     return 16, 8
 
@@ -726,16 +763,15 @@ def _tile_sum(n_vectors, vector_bytes):
 
 def compress_vector_bytes():
     """The vectors of :func:`compress_rows_loop`'s vector step, in bytes: 64
-    where the CPU has AVX-512's compress instructions for 32-bit and 64-bit
-    entries (AVX512F, and AVX512VL for the 8 indices of 8 float64 values),
-    else 0 (no vector step).
+    where the target CPU has AVX-512's compress instructions for 32-bit and
+    64-bit entries (AVX512F, and AVX512VL for the 8 indices of 8 float64
+    values), else 0 (no vector step).
 
     Returns
     -------
     vector_bytes : int
     """
-    features = _host_cpu_features()
-    return 64 if features.get("avx512f") and features.get("avx512vl") else 0
+    return 64 if _target_has(*_AVX512_COMPRESS) else 0
 
 
 def _vector_compression(vector_bytes):
@@ -867,9 +903,19 @@ def _vector_compression(vector_bytes):
     return compress_vectors
 
 
+class CacheWarning(UserWarning):
+    """Numba found no writable directory for its on-disk cache: the kernels
+    are compiled again in every process."""
+
+
 def _build_kernels():
+    """The compiled kernels, by name, or False where Numba cannot run them."""
     import numba
 
+    if numba.config.DISABLE_JIT:
+        # NUMBA_DISABLE_JIT makes njit return the Python functions, which
+        # cannot call the intrinsics: behave as without Numba.
+        return False
     _define_intrinsics()
 
     def compile_all(cache):
@@ -908,9 +954,56 @@ def _build_kernels():
     try:
         return compile_all(cache=True)
     except RuntimeError:
-        # No writable place for Numba's on-disk cache (a read-only install
-        # and home directory): compile in every process instead.
-        return compile_all(cache=False)
+        # Numba raises this when neither the package's __pycache__ nor its
+        # user-wide directory (~/.cache/numba) is writable: a read-only
+        # install and home directory.
+        pass
+    cache_dir = _private_cache_dir()
+    if cache_dir is not None:
+        saved = numba.config.CACHE_DIR
+        # Read as each function is decorated; restored so that other
+        # libraries' caches stay where their users expect them.
+        numba.config.CACHE_DIR = cache_dir
+        try:
+            return compile_all(cache=True)
+        except RuntimeError:
+            pass
+        finally:
+            numba.config.CACHE_DIR = saved
+    warnings.warn(
+        "skscratch found no writable directory for Numba's cache (the "
+        "package's __pycache__, ~/.cache/numba and the temporary directory "
+        "are not), so its compiled kernels are compiled again in every "
+        "process, which adds seconds to the first fit. Set NUMBA_CACHE_DIR to "
+        "a writable directory to keep them.",
+        CacheWarning,
+        stacklevel=2,
+    )
+    return compile_all(cache=False)
+
+
+def _private_cache_dir():
+    """A directory for Numba's cache in the temporary directory, that only
+    this user can write to, or None where there is none.
+
+    Numba loads its cache files as code: a directory of this predictable
+    name that another user created, or could write to, is not used.
+    """
+    try:
+        user = os.getuid() if hasattr(os, "getuid") else os.getlogin()
+        path = os.path.join(tempfile.gettempdir(), f"skscratch-numba-{user}")
+        os.makedirs(path, mode=0o700, exist_ok=True)
+        info = os.lstat(path)
+        if hasattr(os, "getuid") and (
+            not stat.S_ISDIR(info.st_mode)
+            or info.st_uid != os.getuid()
+            or info.st_mode & 0o077
+        ):
+            return None
+        tempfile.TemporaryFile(dir=path).close()
+    except OSError:
+        return None
+    return path
 
 
 def _load():
@@ -926,12 +1019,43 @@ def _load():
 
 
 def available():
-    """Whether Numba can be imported, so the kernels can be used.
+    """Whether Numba can run the kernels here: it can be imported, and
+    ``NUMBA_DISABLE_JIT`` is not set. The first call imports Numba and loads
+    the kernels, as :func:`load` does, whatever ``SKSCRATCH_COMPILED`` says.
 
     Returns
     -------
     available : bool
     """
+    return bool(_load())
+
+
+def load():
+    """Import Numba and load the kernels, unless they are switched off
+    (``SKSCRATCH_COMPILED`` is ``0``, as :func:`read_environment` read it
+    last, or a :func:`disabled` block is active).
+
+    Nothing else in skscratch imports Numba: :func:`kernel` only hands out
+    kernels already loaded. The estimators call this at the start of a job
+    in which the kernels save more time than loading them costs (importing
+    Numba and loading the kernels from its cache takes over half a second,
+    and over 100 MB of memory), and for every job whose numbers depend on
+    them: on mostly-zero rows (see :mod:`skscratch.core.compressed`), or
+    with a network whose mini-batches the NumPy code would split between
+    threads (see :func:`~skscratch.core.parallel.plan_threads`). Since the
+    kernels otherwise give the NumPy code's numbers bit for bit, a job that
+    finds them loaded uses them.
+    Call this (or :func:`available`) to use them with the core's classes
+    directly.
+
+    Returns
+    -------
+    enabled : bool
+        Whether the kernels are now in use (see :func:`enabled`).
+    """
+    off = _env_off if _env_off is not None else read_environment()
+    if off or _disabled_depth:
+        return False
     return bool(_load())
 
 
@@ -955,9 +1079,10 @@ def read_environment():
 
 
 def enabled():
-    """Whether optimizers use the compiled kernels right now: Numba is
-    installed, ``SKSCRATCH_COMPILED`` is not ``0`` (read again by this call)
-    and no :func:`disabled` block is active.
+    """Whether optimizers use the compiled kernels right now: they are
+    loaded (see :func:`load`), ``SKSCRATCH_COMPILED`` is not ``0`` (read
+    again by this call) and no :func:`disabled` block is active. Imports
+    nothing.
 
     Returns
     -------
@@ -965,7 +1090,7 @@ def enabled():
     """
     if read_environment() or _disabled_depth:
         return False
-    return available()
+    return bool(_kernels)
 
 
 @contextmanager
@@ -995,9 +1120,10 @@ def disabled():
 
 def kernel(name, dtype):
     """The compiled kernel ``name`` for arrays of ``dtype``, or None when the
-    NumPy code should run: kernels are off (see :func:`enabled`; the
-    environment variable as :func:`read_environment` read it last), or the
-    dtype is not float32 or float64, the two the kernels are tested on.
+    NumPy code should run: kernels are not loaded (see :func:`load`) or off
+    (see :func:`enabled`; the environment variable as
+    :func:`read_environment` read it last), or the dtype is not float32 or
+    float64, the two the kernels are tested on.
 
     ``name`` is the function's name without ``_loop``: ``'adam'``, ``'sgd'``,
     ``'l2_gradient'``, ``'add_bias'``, ``'relu'``, ``'relu_with_mask'``,
@@ -1008,24 +1134,23 @@ def kernel(name, dtype):
     ``'ping_pong'`` (for :func:`~skscratch.core.parallel.core_round_trip`,
     which checks with :func:`spin_kernel` that its intrinsics work).
     """
-    kernels = _kernels if _kernels is not None else _load()
     off = _env_off if _env_off is not None else read_environment()
-    if not kernels or off or _disabled_depth or np.dtype(dtype) not in _DTYPES:
+    if not _kernels or off or _disabled_depth or np.dtype(dtype) not in _DTYPES:
         return None
-    return kernels[name]
+    return _kernels[name]
 
 
 _spin_works = None  # whether spin_until compiled and ran (None: not tried yet)
 
 
 def spin_kernel():
-    """The compiled :func:`spin_until_loop`, or None when kernels are off
-    or it cannot be compiled here.
+    """The compiled :func:`spin_until_loop`, or None when kernels are not
+    loaded or off, or it cannot be compiled here.
 
-    The first call compiles it (or loads it from Numba's cache) and runs it
-    once, in the calling thread: a worker thread that met a compilation
-    error while waiting for its first task would leave its caller waiting
-    for ever.
+    The first call with the kernels loaded compiles it (or loads it from
+    Numba's cache) and runs it once, in the calling thread: a worker thread
+    that met a compilation error while waiting for its first task would
+    leave its caller waiting for ever.
 
     Returns
     -------
@@ -1034,7 +1159,7 @@ def spin_kernel():
     global _spin_works
     if not enabled():
         return None
-    spin = _load()["spin_until"]
+    spin = _kernels["spin_until"]
     if _spin_works is None:
         try:
             _spin_works = bool(spin(np.ones(1, np.int64), 1, 1))

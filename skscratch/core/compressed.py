@@ -74,8 +74,9 @@ def nonzero_fraction(X, max_rows=SAMPLE_ROWS):
     return count / (SAMPLE_BLOCKS * block * X.shape[1])
 
 
-def worth_compressing(X, dtype, n_units):
-    """Whether batches of ``X`` should be compressed before the first layer.
+def compressible(X, dtype, n_units):
+    """What :func:`worth_compressing` decides from the data alone: whether
+    the compiled kernels would pay on batches of ``X``.
 
     Parameters
     ----------
@@ -90,20 +91,48 @@ def worth_compressing(X, dtype, n_units):
 
     Returns
     -------
-    worth_it : bool
-        True when the compiled kernels are enabled and at most
-        :data:`MAX_DENSITY` of the sampled entries are nonzero.
+    compressible : bool
+        True when at most :data:`MAX_DENSITY` of the sampled entries are
+        nonzero, and the rest qualifies.
     """
     if not (
         isinstance(X, np.ndarray)
         and X.ndim == 2
         and X.dtype == dtype
+        and np.dtype(dtype) in (np.float32, np.float64)
         and X.shape[1] >= MIN_FEATURES
         and n_units >= MIN_UNITS
-        and compiled.kernel("sparse_dot", X.dtype) is not None
     ):
         return False
     return nonzero_fraction(X) <= MAX_DENSITY
+
+
+def worth_compressing(X, dtype, n_units):
+    """Whether batches of ``X`` should be compressed before the first layer;
+    loads the compiled kernels (:func:`skscratch.core.compiled.load`) when
+    they should.
+
+    Whether ``X`` is compressed changes the last bits of the results, so it
+    depends on the data alone (:func:`compressible`), and on Numba and
+    ``SKSCRATCH_COMPILED``, never on whether an earlier job happened to load
+    the kernels.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_features)
+        The network's input (see :func:`compressible`).
+    dtype : numpy dtype
+        The dtype of the network's parameters.
+    n_units : int
+        Outputs of the first layer.
+
+    Returns
+    -------
+    worth_it : bool
+        True when ``X`` is :func:`compressible` and the compiled kernels
+        are enabled.
+    """
+    return compressible(X, dtype, n_units) and compiled.load()
 
 
 class CompressedRows:

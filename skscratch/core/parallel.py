@@ -27,6 +27,15 @@ threads run truly in parallel. With one thread (small networks, one core, or a
 caller that limited BLAS to one thread, as joblib's workers do) everything runs
 inline on the network itself, with exactly the arithmetic of
 :meth:`Network.loss_and_gradient <skscratch.core.network.Network.loss_and_gradient>`.
+
+The number of threads is planned from the cores and the caller's BLAS limit,
+never from the one-thread limit that calls running in other threads set for
+their duration (see :func:`available_threads`): a split call gives the same
+numbers alone or beside others. A call that leaves the products to BLAS's own
+threads (a mini-batch not split, a prediction on dense rows) runs them on one
+thread while another thread's split call holds that limit, and OpenBLAS may
+then add them up in another order: the last bits of such a call can depend on
+what runs beside it.
 """
 
 import os
@@ -75,27 +84,119 @@ MIN_COMPRESSED_BATCH_WORK = 20_000_000  # rows x parameters
 MAX_MINI_BATCH_THREADS = 2
 
 _controller = None
+_controller_lock = threading.Lock()
 
 
 def _blas_controller():
     """threadpoolctl's controller of the loaded BLAS libraries, or None."""
     global _controller
-    if _controller is None:
-        try:
-            from threadpoolctl import ThreadpoolController
-        except ImportError:  # pragma: no cover - it comes with scikit-learn
-            _controller = False
-        else:
-            _controller = ThreadpoolController().select(user_api="blas")
+    with _controller_lock:
+        if _controller is None:
+            try:
+                from threadpoolctl import ThreadpoolController
+            except ImportError:  # pragma: no cover - it comes with scikit-learn
+                _controller = False
+            else:
+                _controller = ThreadpoolController().select(user_api="blas")
     return _controller or None
+
+
+def _set_num_threads(lib, n_threads):
+    """Set a BLAS library's thread count from whichever thread calls.
+
+    threadpoolctl 3.8 silently ignores an OpenBLAS count set by any thread
+    but the first to set one, until that thread lets go; the thread that
+    restores the shared limit is often another, and the limit's lock
+    already orders its changes.
+    """
+    set_directly = getattr(lib, "_real_set_num_threads", None)
+    if set_directly is not None:
+        set_directly(n_threads)
+    else:  # an older threadpoolctl, which sets from any thread
+        lib.set_num_threads(n_threads)
+
+
+class _SharedBlasLimit:
+    """One BLAS thread per calling thread while any call of this process
+    needs it, and the BLAS libraries' own settings back exactly when the
+    last such call ends.
+
+    BLAS's thread count is a setting of the whole process. Calls that each
+    saved it on entry and restored it on exit would, when they overlap in
+    several threads, let a call that started inside another save that one's
+    "1" and, ending last, leave every later product of the process on one
+    core. So the calls share one limit, counted under a lock: the first to
+    enter saves each library's thread count and sets 1, the last to leave
+    restores those counts.
+    """
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._depth = 0
+        self._saved = None  # [(library controller, its thread count)] while held
+
+    def acquire(self):
+        with self._lock:
+            if self._depth == 0:
+                controller = _blas_controller()
+                libs = controller.lib_controllers if controller is not None else []
+                saved = [(lib, lib.num_threads) for lib in libs]
+                try:
+                    for lib, _ in saved:
+                        _set_num_threads(lib, 1)
+                except BaseException:
+                    self._restore(saved)
+                    raise
+                self._saved = saved
+            self._depth += 1
+
+    def release(self):
+        with self._lock:
+            self._depth -= 1
+            if self._depth == 0:
+                saved, self._saved = self._saved, None
+                self._restore(saved)
+
+    @staticmethod
+    def _restore(saved):
+        for lib, n_threads in saved:
+            _set_num_threads(lib, n_threads)
+
+    def baseline(self):
+        """The BLAS libraries' thread counts as they are outside this limit:
+        those saved while it is held, else the current ones (none without
+        threadpoolctl)."""
+        # Under the lock: another thread may be entering or leaving.
+        with self._lock:
+            if self._depth:
+                return [n_threads for _, n_threads in self._saved]
+            controller = _blas_controller()
+            libs = controller.lib_controllers if controller is not None else []
+            return [lib.num_threads for lib in libs]
+
+    def __enter__(self):
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc_info):
+        self.release()
+        return False
+
+
+_blas_limit = _SharedBlasLimit()
 
 
 def available_threads():
     """Threads the caller lets us use: the cores of this process, capped by
-    the BLAS thread limit currently in force.
+    the BLAS thread limit in force outside this package's own calls.
 
     A caller that limited BLAS to one thread (joblib does so in its worker
-    processes, to avoid oversubscription) gets one thread here too.
+    processes, to avoid oversubscription) gets one thread here too; its fits
+    may then differ in the last bits from the same fits unlimited. The one
+    thread that another thread's call of this package sets for its duration
+    is not such a limit: while it holds, the counts it saved are read (a
+    caller's limit set in that time is not seen), so that a call plans the
+    same threads, and computes the same numbers, whatever runs beside it.
 
     Returns
     -------
@@ -105,11 +206,9 @@ def available_threads():
         cores = len(os.sched_getaffinity(0))
     except AttributeError:  # pragma: no cover - not on Linux
         cores = os.cpu_count() or 1
-    controller = _blas_controller()
-    if controller is not None:
-        limits = [lib.num_threads for lib in controller.lib_controllers]
-        if limits:
-            cores = min(cores, max(limits))
+    limits = _blas_limit.baseline()
+    if limits:
+        cores = min(cores, max(limits))
     return max(1, cores)
 
 
@@ -336,7 +435,9 @@ class DataParallel:
 
     Use it as a context manager: on entry, BLAS is limited to one thread per
     caller thread (when ``n_threads > 1`` or ``limit_blas``) and the worker
-    threads start; on exit both are undone.
+    threads start; on exit both are undone. The limit is the process's, and
+    shared by every call that needs it (see :class:`_SharedBlasLimit`): BLAS
+    gets back the thread counts it had when the last of them ends.
 
     Parameters
     ----------
@@ -409,12 +510,18 @@ class DataParallel:
 
     def __enter__(self):
         self._stack = ExitStack()
-        controller = _blas_controller()
-        if self.limit_blas and controller is not None:
-            self._stack.enter_context(controller.limit(limits=1))
-        if self.n_threads > 1:
-            self._workers = [_Worker(self.poll) for _ in range(self.n_threads - 1)]
-            self._stack.callback(self._close_workers)
+        try:
+            if self.limit_blas:
+                self._stack.enter_context(_blas_limit)
+            if self.n_threads > 1:
+                # Registered first: a worker that fails to start must not
+                # leave the ones already started running.
+                self._stack.callback(self._close_workers)
+                for _ in range(self.n_threads - 1):
+                    self._workers.append(_Worker(self.poll))
+        except BaseException:
+            self.__exit__()
+            raise
         return self
 
     def _make_replicas(self, n):

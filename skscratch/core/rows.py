@@ -45,7 +45,8 @@ def checks_while_taking(X):
     -------
     cheap : bool
         True for a 2-D, C-ordered float32 or float64 ndarray while the
-        compiled kernels are on (see :func:`skscratch.core.compiled.kernel`).
+        compiled kernels are loaded and on (see
+        :func:`skscratch.core.compiled.kernel`).
     """
     return (
         isinstance(X, np.ndarray)
