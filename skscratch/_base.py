@@ -12,6 +12,7 @@ changes nothing but speed.
 
 import copy
 import functools
+import itertools
 import math
 import warnings
 from abc import ABC, abstractmethod
@@ -35,7 +36,12 @@ from .callbacks import EpochRecord, Timer, call_callbacks, end_callbacks
 from .core import build_mlp, compiled, make_optimizer, minimize_lbfgs
 from .core.compressed import worth_compressing
 from .core.initializers import glorot_factor
-from .core.parallel import DataParallel, available_threads, plan_threads
+from .core.parallel import (
+    MIN_PARAM_BYTES,
+    DataParallel,
+    available_threads,
+    plan_threads,
+)
 from .core.rows import NonFiniteRowsError, checks_while_taking
 
 # The values the estimators accept; scikit-learn's MLP knows the first four
@@ -59,11 +65,15 @@ _STOCHASTIC_SOLVERS = ("sgd", "adam", "adamw", "rmsprop")
 # compressed rows (see skscratch.core.compressed), from this many rows;
 # 2048 rows was the break-even point (MNIST, (256, 128): 4.9 against 4.8 ms).
 MIN_SPLIT_PREDICT_ROWS = 4096
+# Rows trained on (at most: max_iter passes) times parameters from which the
+# compiled kernels save more time than loading them costs (see _compiled_pays):
+# between the break-even points of a small network and of MNIST's (256, 128).
+MIN_COMPILED_WORK = 3 * 10**10
 
 
 class _BaseScratchMLP(BaseEstimator, ABC):
-    """Base class of :class:`ScratchMLPClassifier` and
-    :class:`ScratchMLPRegressor`; not for direct use."""
+    """Base class of :class:`MLPClassifier` and
+    :class:`MLPRegressor`; not for direct use."""
 
     _parameter_constraints: dict = {
         "hidden_layer_sizes": [
@@ -150,6 +160,8 @@ class _BaseScratchMLP(BaseEstimator, ABC):
         out = validate_data(self, X, y, ensure_all_finite=False, **kwargs)
         no_y = isinstance(y, str) and y == "no_validation"
         X = out if no_y else out[0]
+        if not no_y and _compiled_pays(X, out[1], self):
+            compiled.load()  # before the fit's first kernel lookups, below
         if check_finite and not (defer_finite and checks_while_taking(X)):
             _assert_finite(X, self)
         return out
@@ -674,10 +686,10 @@ class _BaseScratchMLP(BaseEstimator, ABC):
         }
 
     def _restore(self, saved):
-        params = {key: getattr(self, key) for key in self._get_param_names()}
-        self.__dict__.clear()
-        self.__dict__.update(params)
-        self.__dict__.update(saved)
+        state = {key: getattr(self, key) for key in self._get_param_names()}
+        state.update(saved)
+        # One assignment: another thread never sees the model half-restored.
+        self.__dict__ = state
         if "coefs_" in saved:
             self._network_for_training()
 
@@ -735,6 +747,28 @@ def _constraints_of(cls):
 
 def _no_validation(constraints):
     return isinstance(constraints, str) and constraints == "no_validation"
+
+
+def _compiled_pays(X, y, estimator):
+    """Whether fitting ``estimator`` on ``X``, ``y`` loads the compiled
+    kernels (:func:`skscratch.core.compiled.load`), which only pays where
+    they save more time than importing Numba and loading them takes, in
+    proportion to the rows trained on times the parameters.
+
+    A network whose mini-batches the NumPy code would split between threads
+    (see :func:`~skscratch.core.parallel.plan_threads`) loads them too,
+    since the split adds the gradients in another order: its results must
+    not depend on whether an earlier job loaded the kernels. So does an
+    input that gets compressed (see
+    :func:`~skscratch.core.compressed.worth_compressing`).
+    """
+    units = [X.shape[1], *_check_hidden_layer_sizes(estimator.hidden_layer_sizes)]
+    units.append(y.shape[1] if y.ndim == 2 else 1)  # a class count is not known yet
+    n_params = sum((a + 1) * b for a, b in itertools.pairwise(units))
+    return (
+        X.shape[0] * estimator.max_iter * n_params >= MIN_COMPILED_WORK
+        or n_params * X.dtype.itemsize >= MIN_PARAM_BYTES
+    )
 
 
 def _shuffled(sample_idx, random_state):
@@ -913,3 +947,40 @@ def _diverged_message(estimator):
         f"(inf or NaN). Try to {advice}. The estimator was left as it was "
         "before this call."
     )
+
+
+def _renamed(cls):
+    """``cls`` under skscratch's own name, ``Scratch`` before its name.
+
+    A subclass that changes nothing but the name: ``make_pipeline`` names
+    its step after it, and models saved under it keep loading.
+
+    Parameters
+    ----------
+    cls : type
+        :class:`MLPClassifier` or :class:`MLPRegressor`.
+
+    Returns
+    -------
+    renamed : type
+    """
+    name = f"Scratch{cls.__name__}"
+    doc = f"""skscratch's own name for :class:`{cls.__name__}`: the same estimator.
+
+    The same parameters, defaults, attributes and methods; only the name
+    differs, so that :func:`~sklearn.pipeline.make_pipeline` names its step
+    ``{name.lower()}``. Import :class:`{cls.__name__}` to swap scikit-learn's
+    estimator for this one without changing step names or grids.
+
+    See Also
+    --------
+    {cls.__name__} : The same estimator, under scikit-learn's name.
+
+    Examples
+    --------
+    >>> from skscratch import {cls.__name__}, {name}
+    >>> issubclass({name}, {cls.__name__})
+    True
+    """
+    namespace = {"__doc__": doc, "__module__": cls.__module__, "__qualname__": name}
+    return type(name, (cls,), namespace)

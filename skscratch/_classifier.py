@@ -1,4 +1,4 @@
-"""ScratchMLPClassifier: a drop-in for sklearn.neural_network.MLPClassifier."""
+"""MLPClassifier (also ScratchMLPClassifier): scikit-learn's MLPClassifier, drop-in."""
 
 import numpy as np
 from sklearn.base import ClassifierMixin, _fit_context
@@ -14,12 +14,13 @@ from ._base import (
     _STOCHASTIC_SOLVERS,
     _BaseScratchMLP,
     _fit_dtypes,
+    _renamed,
     _store_init_arguments,
 )
 from .core import get_loss
 
 
-class ScratchMLPClassifier(ClassifierMixin, _BaseScratchMLP):
+class MLPClassifier(ClassifierMixin, _BaseScratchMLP):
     """Multi-layer perceptron classifier trained by backpropagation.
 
     Same parameters, defaults, attributes and behaviour as scikit-learn's
@@ -165,15 +166,16 @@ class ScratchMLPClassifier(ClassifierMixin, _BaseScratchMLP):
 
     See Also
     --------
-    ScratchMLPRegressor : The regression counterpart.
+    MLPRegressor : The regression counterpart.
     sklearn.neural_network.MLPClassifier : The estimator this one replaces.
+    ScratchMLPClassifier : The same estimator under skscratch's own name.
 
     Examples
     --------
     >>> from sklearn.datasets import load_iris
-    >>> from skscratch import ScratchMLPClassifier
+    >>> from skscratch import MLPClassifier
     >>> X, y = load_iris(return_X_y=True)
-    >>> clf = ScratchMLPClassifier(solver="lbfgs", random_state=0).fit(X, y)
+    >>> clf = MLPClassifier(solver="lbfgs", random_state=0).fit(X, y)
     >>> clf.predict_proba(X[:1]).shape
     (1, 3)
     >>> bool(clf.score(X, y) > 0.95)
@@ -235,7 +237,7 @@ class ScratchMLPClassifier(ClassifierMixin, _BaseScratchMLP):
 
         Returns
         -------
-        self : ScratchMLPClassifier
+        self : MLPClassifier
         """
         return self._fit(X, y, sample_weight=sample_weight, incremental=False)
 
@@ -258,7 +260,7 @@ class ScratchMLPClassifier(ClassifierMixin, _BaseScratchMLP):
 
         Returns
         -------
-        self : ScratchMLPClassifier
+        self : MLPClassifier
         """
         self._check_partial_fit_classes(y, classes)
         return self._fit(
@@ -589,3 +591,6 @@ def _count_integer_labels(y):
     position = np.zeros(high - low + 1, np.intp)
     position[present] = np.arange(present.size)
     return (present + low).astype(y.dtype), position[offset]
+
+
+ScratchMLPClassifier = _renamed(MLPClassifier)

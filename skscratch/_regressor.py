@@ -1,4 +1,4 @@
-"""ScratchMLPRegressor: a drop-in for sklearn.neural_network.MLPRegressor."""
+"""MLPRegressor (also ScratchMLPRegressor): scikit-learn's MLPRegressor, drop-in."""
 
 from numbers import Real
 
@@ -13,13 +13,14 @@ from ._base import (
     REGRESSION_LOSSES,
     _BaseScratchMLP,
     _fit_dtypes,
+    _renamed,
     _store_init_arguments,
 )
 from .core import get_loss
 from .core.losses import HuberLoss
 
 
-class ScratchMLPRegressor(RegressorMixin, _BaseScratchMLP):
+class MLPRegressor(RegressorMixin, _BaseScratchMLP):
     """Multi-layer perceptron regressor trained by backpropagation.
 
     Same parameters, defaults, attributes and behaviour as scikit-learn's
@@ -43,9 +44,9 @@ class ScratchMLPRegressor(RegressorMixin, _BaseScratchMLP):
     activation : {'identity', 'logistic', 'tanh', 'relu', 'leaky_relu', \
             'elu', 'gelu', 'softplus', 'silu'}, default='relu'
         Activation function of the hidden layers; see
-        :class:`ScratchMLPClassifier`.
+        :class:`MLPClassifier`.
     solver : {'lbfgs', 'sgd', 'adam', 'adamw', 'rmsprop'}, default='adam'
-        Optimiser; see :class:`ScratchMLPClassifier`.
+        Optimiser; see :class:`MLPClassifier`.
     alpha : float, default=0.0001
         Strength of the L2 penalty.
     batch_size : int or 'auto', default='auto'
@@ -95,7 +96,7 @@ class ScratchMLPRegressor(RegressorMixin, _BaseScratchMLP):
         count linearly (skscratch addition).
     dropout : float or array-like of shape (n_layers - 2,), default=0.0
         Inverted dropout after the hidden layers; see
-        :class:`ScratchMLPClassifier` (skscratch addition).
+        :class:`MLPClassifier` (skscratch addition).
     early_stopping_metric : {'score', 'loss'}, default='score'
         What ``early_stopping`` watches on the held-out data: R^2
         (scikit-learn's behaviour) or the loss (skscratch addition).
@@ -148,15 +149,16 @@ class ScratchMLPRegressor(RegressorMixin, _BaseScratchMLP):
 
     See Also
     --------
-    ScratchMLPClassifier : The classification counterpart.
+    MLPClassifier : The classification counterpart.
     sklearn.neural_network.MLPRegressor : The estimator this one replaces.
+    ScratchMLPRegressor : The same estimator under skscratch's own name.
 
     Examples
     --------
     >>> from sklearn.datasets import make_regression
-    >>> from skscratch import ScratchMLPRegressor
+    >>> from skscratch import MLPRegressor
     >>> X, y = make_regression(n_samples=200, n_features=5, noise=1, random_state=0)
-    >>> reg = ScratchMLPRegressor(solver="lbfgs", tol=0.1, random_state=0)
+    >>> reg = MLPRegressor(solver="lbfgs", tol=0.1, random_state=0)
     >>> bool(reg.fit(X, y).score(X, y) > 0.99)
     True
     """
@@ -218,7 +220,7 @@ class ScratchMLPRegressor(RegressorMixin, _BaseScratchMLP):
 
         Returns
         -------
-        self : ScratchMLPRegressor
+        self : MLPRegressor
         """
         return self._fit(X, y, sample_weight=sample_weight, incremental=False)
 
@@ -237,7 +239,7 @@ class ScratchMLPRegressor(RegressorMixin, _BaseScratchMLP):
 
         Returns
         -------
-        self : ScratchMLPRegressor
+        self : MLPRegressor
         """
         return self._fit(X, y, sample_weight=sample_weight, incremental=True)
 
@@ -302,3 +304,6 @@ class ScratchMLPRegressor(RegressorMixin, _BaseScratchMLP):
         tags.target_tags.multi_output = True
         tags.target_tags.positive_only = self.loss == "poisson"
         return tags
+
+
+ScratchMLPRegressor = _renamed(MLPRegressor)

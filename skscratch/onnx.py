@@ -1,8 +1,8 @@
 """ONNX export of the skscratch estimators, through skl2onnx.
 
 Importing this module registers a shape calculator and a converter for
-:class:`~skscratch.ScratchMLPClassifier` and
-:class:`~skscratch.ScratchMLPRegressor` with skl2onnx. From then on
+:class:`~skscratch.MLPClassifier` and
+:class:`~skscratch.MLPRegressor` (under both their names) with skl2onnx. From then on
 ``skl2onnx.to_onnx`` (or ``convert_sklearn``) converts them like any
 scikit-learn model, alone or inside a ``Pipeline``::
 
@@ -63,8 +63,8 @@ except ImportError as exc:  # pragma: no cover - exercised without the extra
         'exported models). Install them with: pip install "skscratch[onnx]"'
     ) from exc
 
-from ._classifier import ScratchMLPClassifier
-from ._regressor import ScratchMLPRegressor
+from ._classifier import MLPClassifier, ScratchMLPClassifier
+from ._regressor import MLPRegressor, ScratchMLPRegressor
 
 __all__ = ["MIN_OPSET"]
 
@@ -395,23 +395,26 @@ def _check_opset(container):
         )
 
 
-update_registered_converter(
-    ScratchMLPClassifier,
-    "SkscratchMLPClassifier",
-    _classifier_shapes,
-    _convert_classifier,
-    # skl2onnx's classifier parser, which registering "zipmap" selects,
-    # applies zipmap and output_class_labels; nocl is ours (labels become
-    # the class indices).
-    options={
-        "zipmap": [True, False, "columns"],
-        "output_class_labels": [False, True],
-        "nocl": [False, True],
-    },
-)
-update_registered_converter(
-    ScratchMLPRegressor,
-    "SkscratchMLPRegressor",
-    _regressor_shapes,
-    _convert_regressor,
-)
+# Both names of each estimator: type lookups in skl2onnx are exact.
+for _classifier in (MLPClassifier, ScratchMLPClassifier):
+    update_registered_converter(
+        _classifier,
+        "SkscratchMLPClassifier",
+        _classifier_shapes,
+        _convert_classifier,
+        # skl2onnx's classifier parser, which registering "zipmap" selects,
+        # applies zipmap and output_class_labels; nocl is ours (labels become
+        # the class indices).
+        options={
+            "zipmap": [True, False, "columns"],
+            "output_class_labels": [False, True],
+            "nocl": [False, True],
+        },
+    )
+for _regressor in (MLPRegressor, ScratchMLPRegressor):
+    update_registered_converter(
+        _regressor,
+        "SkscratchMLPRegressor",
+        _regressor_shapes,
+        _convert_regressor,
+    )

@@ -35,8 +35,8 @@ except ImportError as exc:  # pragma: no cover - exercised without the extra
         'skscratch.skops needs skops. Install it with: pip install "skscratch[skops]"'
     ) from exc
 
-from ._classifier import ScratchMLPClassifier
-from ._regressor import ScratchMLPRegressor
+from ._classifier import MLPClassifier, ScratchMLPClassifier
+from ._regressor import MLPRegressor, ScratchMLPRegressor
 from .core import optimizers
 
 __all__ = ["TRUSTED_TYPES", "dump", "dumps", "load", "loads"]
@@ -51,6 +51,8 @@ TRUSTED_TYPES = tuple(
     sorted(
         _qualified_name(cls)
         for cls in (
+            MLPClassifier,
+            MLPRegressor,
             ScratchMLPClassifier,
             ScratchMLPRegressor,
             optimizers.SGD,
