@@ -5,13 +5,21 @@ workloads need data the tests do not have; these tests run what works on
 generated data and on the digits, so the script does not rot unnoticed.
 """
 
+import importlib
 import importlib.util
+import json
+import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_mlp.py"
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SCRIPT = REPO_ROOT / "benchmarks" / "bench_mlp.py"
 
 
 @pytest.fixture(scope="module")
@@ -22,17 +30,24 @@ def bench():
     return module
 
 
-def test_floors_time_the_products_on_any_data(bench):
+@pytest.fixture(scope="module")
+def parts(bench):
+    """The script's sibling modules, as the script imported them."""
+    names = ("workloads", "runner", "report", "machine")
+    return SimpleNamespace(**{n: importlib.import_module(n) for n in names})
+
+
+def test_floors_time_the_products_on_any_data(parts):
     X = np.random.default_rng(0).random((450, 30), dtype=np.float32)
     # 450 rows: two full batches of 200 and a tail of 50.
-    epoch = bench.matmul_floor_epoch(X, (16, 8), 3, batch_size=200)
-    predict = bench.matmul_floor_predict(X, (16, 8), 3)
+    epoch = parts.workloads.matmul_floor_epoch(X, (16, 8), 3, batch_size=200)
+    predict = parts.workloads.matmul_floor_predict(X, (16, 8), 3)
     assert epoch > 0
     assert predict > 0
 
 
-def test_blas_kernel_note_is_a_sentence_or_nothing(bench):
-    note = bench.blas_kernel_note()
+def test_blas_kernel_note_is_a_sentence_or_nothing(parts):
+    note = parts.machine.blas_kernel_note()
     assert note is None or ("OpenBLAS" in note and "kernels" in note)
 
 
@@ -73,11 +88,11 @@ def test_lbfgs_workload_reports_a_ratio(bench, capsys):
         assert float(trips.split()[0]) > 0
 
 
-def test_placement_table_compares_runs_in_the_same_placement(bench):
+def test_placement_table_compares_runs_in_the_same_placement(parts):
     def run(impl, rep, seconds, trip):
-        return bench.Run("sgd", impl, rep, seconds, load=None, core_rtt_us=trip)
+        return parts.runner.Run("sgd", impl, rep, seconds, load=None, core_rtt_us=trip)
 
-    results = bench.Results(
+    results = parts.runner.Results(
         runs=[
             run("sklearn", 0, 0.50, 0.05),
             run("sklearn", 1, 0.60, 0.45),
@@ -88,7 +103,7 @@ def test_placement_table_compares_runs_in_the_same_placement(bench):
     )
     rows = {
         cells[1]: cells
-        for line in bench.placement_table(results, ["sgd"])[2:]
+        for line in parts.report.placement_table(results, ["sgd"])[2:]
         for cells in [[c.strip() for c in line.split("|")[1:-1]]]
     }
     # Nearby: 0.25 against 0.50; distant: the median of 0.36 and 0.38
@@ -99,4 +114,53 @@ def test_placement_table_compares_runs_in_the_same_placement(bench):
     # Without round trips (no compiled kernels), no table.
     for r in results.runs:
         r.core_rtt_us = None
-    assert bench.placement_table(results, ["sgd"]) == []
+    assert parts.report.placement_table(results, ["sgd"]) == []
+
+
+def _git_checkout():
+    return shutil.which("git") is not None and (REPO_ROOT / ".git").exists()
+
+
+@pytest.mark.skipif(not _git_checkout(), reason="needs git and a git checkout")
+def test_compare_ref_times_both_commits_side_by_side(tmp_path):
+    head = subprocess.run(
+        ["git", "-C", str(REPO_ROOT), "rev-parse", "HEAD"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    out = tmp_path / "results.json"
+    command = [sys.executable, str(SCRIPT), "--quick", "--repeats", "2"]
+    command += ["--workloads", "lbfgs_digits", "--impls", "skscratch"]
+    command += ["--compare-ref", "HEAD", "--json", str(out)]
+    # Run from elsewhere, as a script; the NumPy code spares the workers
+    # compiling the kernels of HEAD's fresh copy.
+    env = dict(os.environ, SKSCRATCH_COMPILED="0")
+    done = subprocess.run(
+        command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    report = done.stdout
+    rows = [line for line in report.splitlines() if line.startswith("| lbfgs")]
+    impls = [row.split("|")[3].strip() for row in rows[:2]]
+    assert impls == ["skscratch", "skscratch@HEAD"]
+    assert f"skscratch@HEAD is skscratch at commit {head[:12]}" in report
+    compare = report.split("## skscratch against skscratch@HEAD")[1]
+    row = next(line for line in compare.splitlines() if line.startswith("| lbfgs"))
+    cells = [c.strip() for c in row.split("|")[1:-1]]
+    assert cells[:2] == ["lbfgs_digits", "s/fit"]
+    assert float(cells[4].rstrip("x")) > 0
+    assert cells[5].endswith("x)")  # two repetitions, paired
+    payload = json.loads(out.read_text())
+    assert payload["compare"]["commit"] == head
+    runs = {(r["impl"], r["rep"]) for r in payload["runs"]}
+    assert {("skscratch", 1), ("skscratch@HEAD", 1)} <= runs
+
+
+@pytest.mark.skipif(not _git_checkout(), reason="needs git and a git checkout")
+def test_compare_ref_rejects_an_unknown_ref(bench, capsys):
+    status = bench.main(
+        ["--workloads", "lbfgs_digits", "--compare-ref", "no-such-ref-for-sure"]
+    )
+    assert status == 2
+    assert "--compare-ref no-such-ref-for-sure" in capsys.readouterr().err
