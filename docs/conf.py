@@ -88,7 +88,10 @@ html_theme_options = {
 }
 html_sidebars = {"**": ["sidebar-nav-bs"]}
 html_show_sourcelink = False
-html_static_path = []
+# _static/skscratch.css: wrap long lines of code instead of cutting them off,
+# and let the article use the width of the window.
+html_static_path = ["_static"]
+html_css_files = ["skscratch.css"]
 
 # -- generated pages --------------------------------------------------------------
 

@@ -25,7 +25,7 @@ from sklearn.datasets import make_moons
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 
-from skscratch import HIDDEN_ACTIVATIONS, ScratchMLPClassifier
+from skscratch import HIDDEN_ACTIVATIONS, MLPClassifier
 
 X, y = make_moons(n_samples=300, noise=0.25, random_state=0)
 X_train, X_test, y_train, y_test = train_test_split(X, y, random_state=0)
@@ -37,7 +37,7 @@ activations = HIDDEN_ACTIVATIONS  # every one the estimators offer
 warnings.simplefilter("ignore", ConvergenceWarning)
 models = {}
 for name in activations:
-    models[name] = ScratchMLPClassifier(
+    models[name] = MLPClassifier(
         hidden_layer_sizes=(16, 16),
         activation=name,
         solver="lbfgs",

@@ -27,7 +27,7 @@ from sklearn.datasets import make_moons
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import log_loss
 
-from skscratch import ScratchMLPClassifier
+from skscratch import MLPClassifier
 
 X, y = make_moons(n_samples=1100, noise=0.35, random_state=0)
 X_train, y_train, X_test, y_test = X[:100], y[:100], X[100:], y[100:]
@@ -56,7 +56,7 @@ warnings.simplefilter("ignore", ConvergenceWarning)
 runs = {}
 for rate in (0.0, 0.5):
     tracker = TestLoss(X_test, y_test)
-    clf = ScratchMLPClassifier(
+    clf = MLPClassifier(
         hidden_layer_sizes=(256, 256),
         dropout=rate,
         alpha=0.0,

@@ -24,7 +24,7 @@ from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
 
-from skscratch import ScratchMLPClassifier
+from skscratch import MLPClassifier
 from skscratch.callbacks import History
 
 X, y = load_digits(return_X_y=True)
@@ -35,7 +35,7 @@ scaler = StandardScaler().fit(X_train)
 X_train, X_test = scaler.transform(X_train), scaler.transform(X_test)
 
 history = History()
-clf = ScratchMLPClassifier(
+clf = MLPClassifier(
     hidden_layer_sizes=(128,),
     learning_rate_init=0.01,
     alpha=0.0,

@@ -36,7 +36,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
-from skscratch import ScratchMLPClassifier
+from skscratch import MLPClassifier
 from skscratch.datasets import load_mnist
 
 
@@ -82,7 +82,7 @@ print(X_train.shape, X_train.dtype, X_test.shape)
 
 warnings.simplefilter("ignore", ConvergenceWarning)
 
-clf = ScratchMLPClassifier(
+clf = MLPClassifier(
     hidden_layer_sizes=(512, 512),
     dropout=0.2,
     alpha=1e-3,

@@ -25,7 +25,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
-from skscratch import ScratchMLPClassifier
+from skscratch import MLPClassifier
 from skscratch.datasets import load_mnist
 
 
@@ -56,7 +56,7 @@ except FileNotFoundError as exc:
 
 warnings.simplefilter("ignore", ConvergenceWarning)
 
-clf = ScratchMLPClassifier(
+clf = MLPClassifier(
     hidden_layer_sizes=(64,),
     alpha=1.0,
     max_iter=8,

@@ -29,7 +29,7 @@ from sklearn.model_selection import GridSearchCV, train_test_split
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from skscratch import ScratchMLPClassifier
+from skscratch import MLPClassifier
 
 X, y = load_digits(return_X_y=True)
 X_train, X_test, y_train, y_test = train_test_split(
@@ -37,15 +37,15 @@ X_train, X_test, y_train, y_test = train_test_split(
 )
 pipe = make_pipeline(
     StandardScaler(),
-    ScratchMLPClassifier(solver="lbfgs", max_iter=200, random_state=0),
+    MLPClassifier(solver="lbfgs", max_iter=200, random_state=0),
 )
 sizes = [(8,), (32,), (128,)]
 alphas = [1e-4, 1e-1, 1e1]
 search = GridSearchCV(
     pipe,
     {
-        "scratchmlpclassifier__hidden_layer_sizes": sizes,
-        "scratchmlpclassifier__alpha": alphas,
+        "mlpclassifier__hidden_layer_sizes": sizes,
+        "mlpclassifier__alpha": alphas,
     },
     cv=3,
 )

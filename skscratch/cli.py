@@ -8,6 +8,12 @@ the training schedule; ``--compare-sklearn`` also fits scikit-learn's MLP with
 the same parameters and prints both side by side, ``--progress`` shows a
 progress bar and ``--plot FILE.png`` saves the training curves.
 
+The inputs are standardised, and a regression's targets too (in a
+:class:`~sklearn.pipeline.Pipeline` and a
+:class:`~sklearn.compose.TransformedTargetRegressor`), unless ``--no-scale``.
+Every error is reported as argparse reports a bad option, with exit status 2
+(1 when training fails).
+
 Examples
 --------
 The command line is a function, so it can be called from Python too; it
@@ -26,14 +32,16 @@ misclassified: ... of 38
 import argparse
 import csv
 import os
-import sys
 import time
 import warnings
+from importlib import metadata
 from pathlib import Path
 
 import numpy as np
+from sklearn.compose import TransformedTargetRegressor
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
+from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
 from . import (
@@ -82,7 +90,7 @@ def _hidden_layer_sizes(text):
     if not sizes:
         raise argparse.ArgumentTypeError("expected at least one layer size")
     if any(size <= 0 for size in sizes):
-        raise argparse.ArgumentTypeError(f"layer sizes must be positive: {text!r}")
+        raise argparse.ArgumentTypeError(f"layer sizes must be >= 1; got {text!r}")
     return sizes
 
 
@@ -99,52 +107,115 @@ def _dropout(text):
     return rates[0] if len(rates) == 1 else rates
 
 
+def _bound_text(low, high, closed):
+    """The bound as the messages and the help state it: ``> 0``, ``in [0, 1)``."""
+    if high is None:
+        return f"{'>=' if closed == 'left' else '>'} {low}"
+    left = "[" if closed in ("left", "both") else "("
+    right = "]" if closed in ("right", "both") else ")"
+    return f"in {left}{low}, {high}{right}"
+
+
+def _number(kind, low, high=None, closed="left"):
+    """An argument type for a number within an interval, written as
+    scikit-learn's ``Interval(kind, low, high, closed=closed)``.
+
+    The returned function's ``bound`` attribute is the text its messages use,
+    so that the help, the error and the check all come from these arguments.
+    """
+    noun = "an integer" if kind is int else "a number"
+    bound = _bound_text(low, high, closed)
+
+    def inside(value):
+        above = value >= low if closed in ("left", "both") else value > low
+        if high is None:
+            return above
+        below = value <= high if closed in ("right", "both") else value < high
+        return above and below
+
+    def parse(text):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"expected {noun} {bound}; got {text!r}"
+            ) from None
+        if not inside(value):  # NaN is inside no interval
+            raise argparse.ArgumentTypeError(f"must be {bound}; got {text!r}")
+        return value
+
+    parse.bound = bound
+    return parse
+
+
+# The bounds of the options that set an estimator parameter are that
+# parameter's entry in the estimators' ``_parameter_constraints`` (scikit-learn's
+# own); tests/test_cli.py checks that both accept the same edge values.
+_EPOCHS = _number(int, 1)  # max_iter
+_BATCH = _number(int, 1)  # batch_size, besides "auto"
+_LEARNING_RATE = _number(float, 0, closed="neither")  # learning_rate_init
+_ALPHA = _number(float, 0)  # alpha
+_N_ITER_NO_CHANGE = _number(int, 1)  # n_iter_no_change
+_SEED = _number(int, 0, 2**32 - 1, closed="both")  # random_state
+# validation_fraction: the estimators accept [0, 1), but the option only acts
+# with --early-stopping, whose fit refuses 0 (no validation data); a bound
+# that lets 0 through only to refuse it later is what this avoids.
+_VALIDATION_FRACTION = _number(float, 0, 1, closed="neither")
+# train_test_split's float test_size.
+_TEST_SIZE = _number(float, 0, 1, closed="neither")
+
+
 def _batch_size(text):
     if text == "auto":
         return text
     try:
-        size = int(text)
+        int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(
-            f"expected a positive integer or 'auto'; got {text!r}"
+            f"expected 'auto' or an integer {_BATCH.bound}; got {text!r}"
         ) from None
-    if size < 1:
-        raise argparse.ArgumentTypeError(f"the batch size must be positive: {text!r}")
-    return size
+    return _BATCH(text)
 
 
-def _positive_int(text):
+_DESCRIPTION = """\
+Train a skscratch multi-layer perceptron and report its test score.
+
+Without options: a classifier on scikit-learn's bundled 8x8 digits, printing
+the loss of every epoch. The inputs are standardised, and so are the targets
+of a regression (its test score is on the original scale); --no-scale turns
+both off."""
+
+_EPILOG = """\
+examples:
+  python -m skscratch --dataset iris --solver lbfgs
+  python -m skscratch --dataset diabetes --epochs 20
+  python -m skscratch --compare-sklearn --plot curves.png
+  python -m skscratch --dataset mnist --data-dir DIR --hidden 256,128 --progress
+  python -m skscratch --csv houses.csv --target price"""
+
+
+def version_text():
+    """What ``--version`` prints: skscratch's version and its dependencies'.
+
+    Numba's version comes from the installed package's metadata: importing
+    Numba would take a noticeable part of a second.
+
+    Returns
+    -------
+    text : str
+        ``skscratch X.Y.Z (scikit-learn A.B.C, numpy D.E.F, numba G.H.I)``,
+        with ``numba none`` when Numba is not installed.
+    """
+    import sklearn
+
     try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer; got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1; got {value}")
-    return value
-
-
-def _non_negative_float(text):
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number; got {text!r}") from None
-    if not value >= 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0; got {text!r}")
-    return value
-
-
-def _positive_float(text):
-    value = _non_negative_float(text)
-    if value == 0:
-        raise argparse.ArgumentTypeError(f"must be > 0; got {text!r}")
-    return value
-
-
-def _fraction(text):
-    value = _non_negative_float(text)
-    if not 0 < value < 1:
-        raise argparse.ArgumentTypeError(f"must be between 0 and 1; got {text!r}")
-    return value
+        numba = metadata.version("numba")
+    except metadata.PackageNotFoundError:
+        numba = "none"
+    return (
+        f"skscratch {__version__} (scikit-learn {sklearn.__version__}, "
+        f"numpy {np.__version__}, numba {numba})"
+    )
 
 
 def build_parser():
@@ -156,16 +227,22 @@ def build_parser():
     """
     parser = argparse.ArgumentParser(
         prog="python -m skscratch",
-        description="Train a skscratch multi-layer perceptron and report its "
-        "test score. Without options: a classifier on scikit-learn's bundled "
-        "8x8 digits, printing the loss of every epoch.",
-        epilog="Examples: python -m skscratch --dataset iris --solver lbfgs | "
-        "python -m skscratch --compare-sklearn --plot curves.png | "
-        "python -m skscratch --dataset mnist --data-dir DIR --hidden 256,128 "
-        "--epochs 10 --progress | "
-        "python -m skscratch --csv data.csv --target price",
+        # Short, so that an error message is not lost under the synopsis of
+        # every option; --help lists them.
+        usage="%(prog)s [options]",
+        description=_DESCRIPTION,
+        epilog=_EPILOG,
+        # Keeps the line breaks of the description and of the examples.
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    data = parser.add_argument_group("data")
+    _add_data_options(parser.add_argument_group("data"))
+    _add_model_options(parser.add_argument_group("model"))
+    _add_training_options(parser.add_argument_group("training"))
+    _add_output_options(parser.add_argument_group("output"))
+    return parser
+
+
+def _add_data_options(data):
     data.add_argument(
         "--dataset",
         choices=DATASETS,
@@ -200,10 +277,18 @@ def build_parser():
     )
     data.add_argument(
         "--test-size",
-        type=float,
+        type=_TEST_SIZE,
         default=0.25,
-        help="share of the data held out for testing; MNIST uses its own test "
-        "set (default: 0.25)",
+        metavar="FRACTION",
+        help=f"share of the data held out for testing, {_TEST_SIZE.bound}; "
+        "MNIST uses its own test set (default: 0.25)",
+    )
+    data.add_argument(
+        "--no-scale",
+        dest="scale",
+        action="store_false",
+        help="do not standardise the inputs, nor the targets of a regression "
+        "(MNIST's pixels, already in [0, 1], never are)",
     )
     data.add_argument(
         "--float32",
@@ -211,7 +296,8 @@ def build_parser():
         help="train in single precision (about twice as fast); MNIST always does",
     )
 
-    model = parser.add_argument_group("model")
+
+def _add_model_options(model):
     model.add_argument(
         "--hidden",
         type=_hidden_layer_sizes,
@@ -230,8 +316,8 @@ def build_parser():
         type=_dropout,
         default=0.0,
         metavar="RATE",
-        help="dropout rate after the hidden layers, one for all or one per "
-        "layer comma-separated (default: 0)",
+        help="dropout rate after the hidden layers, in [0, 1), one for all or "
+        "one per layer comma-separated (default: 0)",
     )
     model.add_argument(
         "--loss",
@@ -241,7 +327,8 @@ def build_parser():
         "always minimises the log-loss",
     )
 
-    training = parser.add_argument_group("training")
+
+def _add_training_options(training):
     training.add_argument(
         "--solver",
         default="adam",
@@ -250,28 +337,32 @@ def build_parser():
     )
     training.add_argument(
         "--epochs",
-        type=int,
+        type=_EPOCHS,
         default=50,
-        help="maximum number of epochs / iterations (default: 50)",
+        metavar="N",
+        help=f"maximum number of epochs / iterations, {_EPOCHS.bound} (default: 50)",
     )
     training.add_argument(
         "--batch-size",
         type=_batch_size,
         default="auto",
         metavar="N",
-        help="mini-batch size, or auto for min(200, n_samples) (default: auto)",
+        help=f"mini-batch size, {_BATCH.bound}, or auto for min(200, n_samples) "
+        "(default: auto)",
     )
     training.add_argument(
         "--learning-rate",
-        type=_positive_float,
+        type=_LEARNING_RATE,
         default=1e-3,
-        help="initial learning rate of the stochastic solvers (default: 0.001)",
+        metavar="LR",
+        help="initial learning rate of the stochastic solvers, "
+        f"{_LEARNING_RATE.bound} (default: 0.001)",
     )
     training.add_argument(
         "--alpha",
-        type=_non_negative_float,
+        type=_ALPHA,
         default=1e-4,
-        help="L2 penalty (default: 0.0001)",
+        help=f"L2 penalty, {_ALPHA.bound} (default: 0.0001)",
     )
     training.add_argument(
         "--early-stopping",
@@ -281,20 +372,30 @@ def build_parser():
     )
     training.add_argument(
         "--validation-fraction",
-        type=_fraction,
+        type=_VALIDATION_FRACTION,
         default=0.1,
-        help="share of the training data held out by --early-stopping (default: 0.1)",
+        metavar="FRACTION",
+        help="share of the training data held out by --early-stopping, "
+        f"{_VALIDATION_FRACTION.bound} (default: 0.1)",
     )
     training.add_argument(
         "--n-iter-no-change",
-        type=_positive_int,
+        type=_N_ITER_NO_CHANGE,
         default=10,
         metavar="N",
-        help="epochs without improvement before stopping (default: 10)",
+        help="epochs without improvement before stopping, "
+        f"{_N_ITER_NO_CHANGE.bound} (default: 10)",
     )
-    training.add_argument("--seed", type=int, default=0, help="random seed")
+    training.add_argument(
+        "--seed",
+        type=_SEED,
+        default=0,
+        metavar="N",
+        help=f"random seed, {_SEED.bound} (default: 0)",
+    )
 
-    output = parser.add_argument_group("output")
+
+def _add_output_options(output):
     output.add_argument(
         "--compare-sklearn",
         action="store_true",
@@ -314,8 +415,12 @@ def build_parser():
     output.add_argument(
         "--quiet", action="store_true", help="do not print the loss of every epoch"
     )
-    output.add_argument("--version", action="version", version=__version__)
-    return parser
+    output.add_argument(
+        "--version",
+        action="version",
+        version=version_text(),
+        help="print the versions of skscratch, scikit-learn, NumPy and Numba",
+    )
 
 
 # -- data ----------------------------------------------------------------------
@@ -332,7 +437,8 @@ class Dataset:
     y_train, y_test : ndarray of shape (n_samples,)
     is_classification : bool
     scale : bool, default=True
-        Whether the features still need a ``StandardScaler``.
+        Whether standardising the features makes sense (MNIST's pixels come
+        in [0, 1] already).
     """
 
     def __init__(
@@ -398,8 +504,8 @@ def _as_float(values):
         return None
 
 
-def _load_csv(args):
-    path = Path(args.csv)
+def _read_csv(path):
+    """The header and the data rows of a CSV file (blank lines skipped)."""
     if not path.is_file():
         problem = "is a directory" if path.is_dir() else "does not exist"
         raise UsageError(f"--csv: {path} {problem}")
@@ -416,19 +522,58 @@ def _load_csv(args):
             f"--csv: {path} has a single column; it needs feature columns and a "
             "target column, separated by commas"
         )
-    target = args.target if args.target is not None else header[-1]
-    if target not in header:
-        raise UsageError(
-            f"--target: no column {target!r} in {path}; its columns are "
-            + ", ".join(repr(name) for name in header)
-        )
     for line, row in enumerate(rows[1:], start=2):
         if len(row) != len(header):
             raise UsageError(
                 f"--csv: line {line} of {path} has {len(row)} fields, the header "
                 f"has {len(header)}"
             )
-    columns = list(zip(*rows[1:], strict=True))
+    return header, rows[1:]
+
+
+def _csv_target(raw_y, target, task):
+    """The target column as labels or numbers, and whether it is a
+    classification."""
+    if not all(raw_y):
+        raise UsageError(f"--target: column {target!r} has empty (missing) values")
+    numeric_y = _as_float(raw_y)
+    integral = (
+        numeric_y is not None
+        and np.isfinite(numeric_y).all()
+        and bool(np.all(numeric_y == np.round(numeric_y)))
+    )
+    if task == "auto":
+        is_classification = numeric_y is None or (
+            integral and np.unique(numeric_y).size <= _MAX_AUTO_CLASSES
+        )
+    else:
+        is_classification = task == "classification"
+    if not is_classification:
+        if numeric_y is None or not np.isfinite(numeric_y).all():
+            raise UsageError(
+                f"--target: column {target!r} must be numeric for a regression "
+                "(use --task classification for class labels)"
+            )
+        return numeric_y, False
+    if numeric_y is None:
+        y = np.asarray(raw_y)
+    else:
+        y = numeric_y.astype(np.int64) if integral else numeric_y
+    if np.unique(y).size < 2:
+        raise UsageError(f"--target: column {target!r} holds a single class")
+    return y, True
+
+
+def _load_csv(args):
+    path = Path(args.csv)
+    header, rows = _read_csv(path)
+    target = args.target if args.target is not None else header[-1]
+    if target not in header:
+        raise UsageError(
+            f"--target: no column {target!r} in {path}; its columns are "
+            + ", ".join(repr(name) for name in header)
+        )
+    columns = list(zip(*rows, strict=True))
     t = header.index(target)
     features = []
     for j, name in enumerate(header):
@@ -443,34 +588,7 @@ def _load_csv(args):
         features.append(values)
     X = np.column_stack(features)
     raw_y = [value.strip() for value in columns[t]]
-    if not all(raw_y):
-        raise UsageError(f"--target: column {target!r} has empty (missing) values")
-    numeric_y = _as_float(raw_y)
-    integral = (
-        numeric_y is not None
-        and np.isfinite(numeric_y).all()
-        and bool(np.all(numeric_y == np.round(numeric_y)))
-    )
-    if args.task == "auto":
-        is_classification = numeric_y is None or (
-            integral and np.unique(numeric_y).size <= _MAX_AUTO_CLASSES
-        )
-    else:
-        is_classification = args.task == "classification"
-    if is_classification:
-        if numeric_y is None:
-            y = np.asarray(raw_y)
-        else:
-            y = numeric_y.astype(np.int64) if integral else numeric_y
-        if np.unique(y).size < 2:
-            raise UsageError(f"--target: column {target!r} holds a single class")
-    else:
-        if numeric_y is None or not np.isfinite(numeric_y).all():
-            raise UsageError(
-                f"--target: column {target!r} must be numeric for a regression "
-                "(use --task classification for class labels)"
-            )
-        y = numeric_y
+    y, is_classification = _csv_target(raw_y, target, args.task)
     task = "classification" if is_classification else "regression"
     name = f"{path.name} (target {target!r}, {task})"
     try:
@@ -493,7 +611,8 @@ def load_data(args):
     Returns
     -------
     data : Dataset
-        Standardised (except MNIST) and in the requested precision.
+        In the requested precision, not yet standardised: the models of
+        :func:`make_models` do that, fitted on the training part.
 
     Raises
     ------
@@ -506,10 +625,6 @@ def load_data(args):
         data = _load_mnist(args)
     else:
         data = _load_bundled(args.dataset, args)
-    if data.standardize:
-        scaler = StandardScaler().fit(data.X_train)
-        data.X_train = scaler.transform(data.X_train)
-        data.X_test = scaler.transform(data.X_test)
     dtype = np.float32 if args.float32 or args.dataset == "mnist" else np.float64
     data.X_train = data.X_train.astype(dtype, copy=False)
     data.X_test = data.X_test.astype(dtype, copy=False)
@@ -536,26 +651,36 @@ def _common_params(args):
     )
 
 
-def make_models(args, is_classification):
-    """The skscratch estimator, and scikit-learn's twin with
-    ``--compare-sklearn`` (else None).
+def make_models(args, is_classification, scale_inputs=True):
+    """The skscratch model, and scikit-learn's twin with ``--compare-sklearn``
+    (else None), both scaled as the arguments ask.
+
+    Unless ``--no-scale``, the MLP follows a ``StandardScaler`` in a
+    :class:`~sklearn.pipeline.Pipeline`, and a regression's targets are
+    standardised too by a
+    :class:`~sklearn.compose.TransformedTargetRegressor`, whose predictions
+    and score are on the original scale. :func:`fitted_mlp` finds the MLP
+    inside.
 
     Parameters
     ----------
     args : argparse.Namespace
     is_classification : bool
+    scale_inputs : bool, default=True
+        False where the data need no standardising (MNIST's pixels).
 
     Returns
     -------
-    ours : ScratchMLPClassifier or ScratchMLPRegressor
-    theirs : sklearn.neural_network.MLPClassifier or MLPRegressor or None
+    ours : estimator
+        A ScratchMLPClassifier or ScratchMLPRegressor, wrapped when scaled.
+    theirs : estimator or None
+        scikit-learn's MLPClassifier or MLPRegressor, wrapped the same way.
     """
-    params = _common_params(args)
-    callbacks = None
-    if args.progress:
-        from .callbacks import ProgressBar
+    from .callbacks import History, ProgressBar
 
-        callbacks = [ProgressBar()]
+    params = _common_params(args)
+    # History gives the first epoch's time; see _training_line.
+    callbacks = [ProgressBar(), History()] if args.progress else [History()]
     # One line per epoch, unless a progress bar or the side-by-side table of
     # --compare-sklearn shows the epochs instead.
     verbose = not (args.quiet or args.progress or args.compare_sklearn)
@@ -564,6 +689,9 @@ def make_models(args, is_classification):
         ours = ScratchMLPClassifier(**params, **extra)
     else:
         ours = ScratchMLPRegressor(loss=args.loss, **params, **extra)
+    scale_inputs = scale_inputs and args.scale
+    scale_targets = args.scale and not is_classification
+    ours = _scaled(ours, scale_inputs, scale_targets, args.loss)
     if not args.compare_sklearn:
         return ours, None
 
@@ -576,7 +704,40 @@ def make_models(args, is_classification):
         theirs = MLPRegressor(**params)
     else:
         theirs = MLPRegressor(loss=args.loss, **params)
-    return ours, theirs
+    return ours, _scaled(theirs, scale_inputs, scale_targets, args.loss)
+
+
+def _scaled(mlp, scale_inputs, scale_targets, loss):
+    model = mlp
+    if scale_inputs:
+        model = Pipeline([("scale", StandardScaler()), ("mlp", model)])
+    if scale_targets:
+        # The Poisson loss needs targets >= 0: divide by their spread only.
+        transformer = StandardScaler(with_mean=loss != "poisson")
+        model = TransformedTargetRegressor(regressor=model, transformer=transformer)
+    return model
+
+
+def fitted_mlp(model):
+    """The MLP inside a model of :func:`make_models`.
+
+    Parameters
+    ----------
+    model : estimator
+        An MLP, a Pipeline ending with one, or a TransformedTargetRegressor
+        of either.
+
+    Returns
+    -------
+    mlp : estimator
+        The MLP that was fitted: a TransformedTargetRegressor fits a clone
+        (``regressor_``) of the one it was given.
+    """
+    if isinstance(model, TransformedTargetRegressor):
+        model = getattr(model, "regressor_", model.regressor)
+    if isinstance(model, Pipeline):
+        model = model[-1]
+    return model
 
 
 def _check_comparable(args, is_classification):
@@ -728,10 +889,8 @@ def plot_training_curves(path, ours, theirs=None, title=""):
 
 
 def _check_args(args):
-    if not 0 < args.test_size < 1:
-        raise UsageError("--test-size must be between 0 and 1")
-    if args.epochs < 1:
-        raise UsageError("--epochs must be at least 1")
+    """Check the options that depend on each other (each option's own bounds
+    are checked by its argument type)."""
     if args.target is not None and args.csv is None:
         raise UsageError("--target only applies to --csv")
     if args.data_dir is not None and (args.csv is not None or args.dataset != "mnist"):
@@ -746,6 +905,130 @@ def _check_args(args):
         _check_plot_target(args.plot)
 
 
+def _load(parser, args):
+    """The data and the seconds it took to load; a usage error ends the run
+    the way argparse ends one for a bad option."""
+    try:
+        _check_args(args)
+        start = time.perf_counter()
+        data = load_data(args)
+        seconds = time.perf_counter() - start
+        if args.compare_sklearn:
+            _check_comparable(args, data.is_classification)
+    except UsageError as exc:
+        parser.error(str(exc))
+    return data, seconds
+
+
+def _scaling_text(model, data):
+    """How the inputs and targets reach the MLP, for the first line."""
+    if not data.standardize:
+        return "pixels in [0, 1]"  # MNIST, never standardised
+    if isinstance(model, TransformedTargetRegressor):
+        return "standardised inputs and targets"
+    return "standardised inputs" if isinstance(model, Pipeline) else "unscaled"
+
+
+def _train(parser, args, ours, theirs, data):
+    """Fit our model (and scikit-learn's): their times and convergence notes,
+    and whether our fit started Numba. A failed fit ends the run with
+    status 1."""
+    from .core import compiled
+
+    # The estimators load Numba's kernels themselves, for the jobs where
+    # they pay, within the first epoch: note when that happened.
+    numba_before = compiled.enabled()
+    try:
+        ours_fit = _fit(ours, data.X_train, data.y_train)
+        numba_started = not numba_before and compiled.enabled()
+        theirs_fit = None
+        if theirs is not None:
+            theirs_fit = _fit(theirs, data.X_train, data.y_train)
+    except ValueError as exc:
+        parser.exit(1, f"{parser.prog}: error: training failed: {exc}\n")
+    finally:
+        if args.progress:
+            # A run stopped early leaves the bar's line open.
+            fitted_mlp(ours).callbacks[0].close()
+    return ours_fit, theirs_fit, numba_started
+
+
+def _training_line(mlp, seconds, numba_started):
+    """``trained in B s (N epochs: first C s, rest D s), final loss L``.
+
+    The first epoch stands apart: it includes any start-up within the fit,
+    such as loading Numba and the compiled kernels (``numba_started``). A
+    progress bar, which opens as it ends, shows the rest.
+    """
+    from .callbacks import History
+
+    unit = "iteration" if mlp.solver == "lbfgs" else "epoch"
+    detail = f"{mlp.n_iter_} {unit}{'s' if mlp.n_iter_ != 1 else ''}"
+    records = next(cb for cb in mlp.callbacks if isinstance(cb, History)).records
+    if records and mlp.n_iter_ > 1:
+        first = records[0].elapsed
+        loading = " with Numba start-up" if numba_started else ""
+        detail += f": first {first:.2f} s{loading}, rest {seconds - first:.2f} s"
+    return f"trained in {seconds:.2f} s ({detail}), final loss {mlp.loss_:.4f}"
+
+
+def _report(args, data, ours, theirs, fits):
+    """Print the convergence notes, the times, the scores and the plot."""
+    (elapsed, notes), their_fit, numba_started = fits
+    mlp = fitted_mlp(ours)
+    for note in notes:
+        print(f"note: {note}")
+    metric = "accuracy" if data.is_classification else "R^2"
+    score = ours.score(data.X_test, data.y_test)
+    print(_training_line(mlp, elapsed, numba_started))
+    if theirs is None:
+        print(f"test {metric}: {score:.4f}")
+    else:
+        their_elapsed, their_notes = their_fit
+        their_mlp = fitted_mlp(theirs)
+        for note in their_notes:
+            print(f"note (scikit-learn): {note}")
+        if not args.quiet:
+            _print_epoch_table(mlp, their_mlp)
+        their_score = theirs.score(data.X_test, data.y_test)
+        _print_comparison(
+            [
+                ("fit time (s)", f"{elapsed:.2f}", f"{their_elapsed:.2f}"),
+                ("iterations", str(mlp.n_iter_), str(their_mlp.n_iter_)),
+                ("final loss", f"{mlp.loss_:.4f}", f"{their_mlp.loss_:.4f}"),
+                (f"test {metric}", f"{score:.4f}", f"{their_score:.4f}"),
+            ]
+        )
+    if data.is_classification:
+        errors = int(np.sum(ours.predict(data.X_test) != data.y_test))
+        print(f"misclassified: {errors} of {len(data.y_test)}")
+    elif score < 0 and not args.scale:
+        print("note: a negative R^2 often means unscaled data; drop --no-scale")
+    if args.plot is not None:
+        title = f"{type(mlp).__name__} on {data.name}"
+        their_mlp = fitted_mlp(theirs) if theirs is not None else None
+        plot_training_curves(args.plot, mlp, their_mlp, title=title)
+        print(f"training curves saved to {args.plot}")
+
+
+def _run(parser, argv):
+    args = parser.parse_args(argv)
+    data, load_seconds = _load(parser, args)
+    ours, theirs = make_models(args, data.is_classification, data.standardize)
+    n_train, n_features = data.X_train.shape
+    print(
+        f"skscratch {__version__}: {type(fitted_mlp(ours)).__name__} on "
+        f"{data.name} ({n_train} training / {data.X_test.shape[0]} test samples, "
+        f"{n_features} features), hidden layers {args.hidden}, {args.solver}, "
+        f"{_scaling_text(ours, data)}"
+    )
+    # The fit's time, printed after it, leaves the loading out.
+    print(f"loaded data in {load_seconds:.2f} s")
+    fits = _train(parser, args, ours, theirs, data)
+    _report(args, data, ours, theirs, fits)
+    return 0
+
+
 def main(argv=None):
     """Run the command line.
 
@@ -757,67 +1040,16 @@ def main(argv=None):
     Returns
     -------
     status : int
-        0 on success, 2 for a bad command line (bad option, missing file, bad
-        column name), 1 when training fails.
+        0 on success (``--help`` and ``--version`` included), 2 for a bad
+        command line (bad option or value, missing file, bad column name),
+        1 when training fails. Every error is reported on standard error the
+        way argparse reports a bad option: the usage line, then
+        ``python -m skscratch: error: ...``.
     """
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
     try:
-        _check_args(args)
-        data = load_data(args)
-        if args.compare_sklearn:
-            _check_comparable(args, data.is_classification)
-    except UsageError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-
-    ours, theirs = make_models(args, data.is_classification)
-    n_train, n_features = data.X_train.shape
-    print(
-        f"skscratch {__version__}: {type(ours).__name__} on {data.name} "
-        f"({n_train} training / {data.X_test.shape[0]} test samples, "
-        f"{n_features} features), hidden layers {args.hidden}, {args.solver}"
-    )
-    try:
-        elapsed, notes = _fit(ours, data.X_train, data.y_train)
-        if theirs is not None:
-            their_elapsed, their_notes = _fit(theirs, data.X_train, data.y_train)
-    except ValueError as exc:
-        print(f"error: training failed: {exc}", file=sys.stderr)
-        return 1
-    finally:
-        if args.progress:
-            # A run stopped early leaves the bar's line open.
-            ours.callbacks[0].close()
-    for note in notes:
-        print(f"note: {note}")
-
-    metric = "accuracy" if data.is_classification else "R^2"
-    score = ours.score(data.X_test, data.y_test)
-    if theirs is None:
-        print(
-            f"trained {ours.n_iter_} iterations in {elapsed:.2f} s, "
-            f"final loss {ours.loss_:.4f}"
-        )
-        print(f"test {metric}: {score:.4f}")
-    else:
-        for note in their_notes:
-            print(f"note (scikit-learn): {note}")
-        if not args.quiet:
-            _print_epoch_table(ours, theirs)
-        their_score = theirs.score(data.X_test, data.y_test)
-        _print_comparison(
-            [
-                ("fit time (s)", f"{elapsed:.2f}", f"{their_elapsed:.2f}"),
-                ("iterations", str(ours.n_iter_), str(theirs.n_iter_)),
-                ("final loss", f"{ours.loss_:.4f}", f"{theirs.loss_:.4f}"),
-                (f"test {metric}", f"{score:.4f}", f"{their_score:.4f}"),
-            ]
-        )
-    if data.is_classification:
-        errors = int(np.sum(ours.predict(data.X_test) != data.y_test))
-        print(f"misclassified: {errors} of {len(data.y_test)}")
-    if args.plot is not None:
-        title = f"{type(ours).__name__} on {data.name}"
-        plot_training_curves(args.plot, ours, theirs, title=title)
-        print(f"training curves saved to {args.plot}")
-    return 0
+        return _run(parser, argv)
+    except SystemExit as exc:
+        # argparse exits for --help, --version and errors (and _run's errors
+        # go the same way); as a function, main returns the status instead.
+        return 0 if exc.code is None else exc.code

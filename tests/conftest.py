@@ -24,3 +24,17 @@ def digits():
 @pytest.fixture(scope="session")
 def diabetes():
     return _standardised(load_diabetes)
+
+
+def pytest_terminal_summary(terminalreporter):
+    """One line per reason for skipping, with its count, instead of one line
+    per skipped test: most skips are a missing optional extra."""
+    reasons = {}
+    for report in terminalreporter.stats.get("skipped", []):
+        reason = str(report.longrepr[-1]) if isinstance(report.longrepr, tuple) else ""
+        reason = reason.removeprefix("Skipped: ")
+        reasons[reason] = reasons.get(reason, 0) + 1
+    if reasons:
+        terminalreporter.section("skips, by reason", sep="-")
+        for reason, count in sorted(reasons.items(), key=lambda item: -item[1]):
+            terminalreporter.write_line(f"{count:4d}  {reason}")

@@ -300,6 +300,8 @@ def test_unfitted_model_raises_not_fitted_error():
         dict(solver="sgd", learning_rate="invscaling", learning_rate_init=1e5),
     ],
 )
+# Overflow on the way to the non-finite loss is what this test provokes.
+@pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")
 def test_non_finite_divergence_raises_and_keeps_the_previous_model(params):
     X, y = load_diabetes(return_X_y=True)
     y = y * 1e3

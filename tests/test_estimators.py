@@ -320,6 +320,7 @@ def test_user_assigned_coefs_are_used(iris):
 
 
 @pytest.mark.parametrize("solver", ["lbfgs", "adam"])
+@pytest.mark.filterwarnings("ignore:Got `batch_size`:UserWarning")
 def test_integer_weights_equal_repeated_rows(iris, solver):
     X, y = iris
     rng = np.random.RandomState(0)
