@@ -36,14 +36,18 @@ ESTIMATORS = [
     ScratchMLPClassifier(solver="lbfgs"),
     ScratchMLPClassifier(solver="sgd", hidden_layer_sizes=(8, 6), activation="tanh"),
     ScratchMLPRegressor(solver="lbfgs", activation="softplus"),
-    ScratchMLPRegressor(solver="sgd", learning_rate_init=0.01),
+    ScratchMLPRegressor(
+        solver="sgd",
+        learning_rate_init=0.01,
+        loss="absolute_error",
+        activation="leaky_relu",
+    ),
     # skscratch's additions keep the contract too.
     ScratchMLPClassifier(solver="adamw", activation="gelu", callbacks=[_every_epoch]),
     ScratchMLPClassifier(
         solver="rmsprop", activation="elu", early_stopping_metric="loss"
     ),
     ScratchMLPRegressor(loss="huber", activation="silu", solver="adamw"),
-    ScratchMLPRegressor(loss="absolute_error", activation="leaky_relu"),
 ]
 
 
