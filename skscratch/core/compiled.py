@@ -57,12 +57,13 @@ instructions (``_vector_compression``), which Numba has no words for; it
 stores exactly what the loop over single entries does.
 
 The first call for a dtype compiles the kernel, in about half a second;
-Numba caches the result on disk, and later processes load it in about a
-quarter of a second (see :func:`load` for where the cache goes when the
-package's directory is read-only). The kernels are compiled for the CPU
-that Numba compiles for (``NUMBA_CPU_NAME``, ``NUMBA_CPU_FEATURES``), which
-need not be this one. The kernels release the GIL, so threads updating
-different blocks of the parameter vector run in parallel.
+Numba caches the result on disk, and later processes import Numba and load
+the kernels in about half a second too (see :func:`load` for where the
+cache goes when the package's directory is read-only). The kernels are
+compiled for the CPU that Numba compiles for (``NUMBA_CPU_NAME``,
+``NUMBA_CPU_FEATURES``), which need not be this one. They release the GIL,
+so threads updating different blocks of the parameter vector run in
+parallel.
 """
 
 import functools
