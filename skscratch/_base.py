@@ -62,8 +62,8 @@ REGRESSION_LOSSES = ("squared_error", "poisson", "absolute_error", "huber")
 
 _STOCHASTIC_SOLVERS = ("sgd", "adam", "adamw", "rmsprop")
 # Predictions on mostly-zero rows are split between two threads, each with
-# compressed rows (see skscratch.core.compressed), from this many rows;
-# 2048 rows was the break-even point (MNIST, (256, 128): 4.9 against 4.8 ms).
+# compressed rows (see skscratch.core.compressed), from this many rows, twice
+# the break-even point, so that the hand-overs never cost more than they save.
 MIN_SPLIT_PREDICT_ROWS = 4096
 # Rows trained on (at most: max_iter passes) times parameters from which the
 # compiled kernels save more time than loading them costs (see _compiled_pays):
@@ -345,9 +345,7 @@ class _BaseScratchMLP(BaseEstimator, ABC):
         total_weight = n_samples if sample_weight is None else sample_weight.sum()
         loss = self._loss()
         # Pointer-sized indices: NumPy's shuffle has a faster loop for items
-        # of that size (178 against 262 us for 20 000 indices, 499 against
-        # 751 for 60 000, an epoch's shuffle), and makes the same draws
-        # whatever the dtype.
+        # of that size, and makes the same draws whatever the dtype.
         sample_idx = np.arange(n_samples, dtype=np.intp)
         self.n_iter_ = 0
         for _ in range(self.max_iter):
@@ -662,7 +660,7 @@ class _BaseScratchMLP(BaseEstimator, ABC):
             # The compressed first layer's products run on one core each:
             # two threads, each with a share of the rows. Compressing tests
             # every value for NaN and infinity on its way, which spares the
-            # separate pass over X (1.2 of 13 ms on the MNIST test set).
+            # separate pass over X.
             try:
                 with DataParallel(network, n_threads=2, compress_rows=True) as dp:
                     return dp.predict(X, self.out_activation_)
@@ -714,18 +712,16 @@ class _BaseScratchMLP(BaseEstimator, ABC):
 
     def __sklearn_is_fitted__(self):
         # What check_is_fitted asks. Without this method it lists every
-        # attribute ending in "_": 4.4 us against 1.5 on a fitted model.
+        # attribute ending in "_", a few times slower.
         return "coefs_" in self.__dict__
 
     def _validate_params(self):
         # What fit and partial_fit call first (scikit-learn's _fit_context).
         # scikit-learn's version rebuilds every constraint object and reads
-        # the parameters through get_params at each call: 320 us of a
-        # 1-epoch fit of a (64,) network on 20 000 MNIST rows, about 1% of
-        # it (78 us when run alone, its code still in the CPU's caches).
-        # The same checks on constraints built once per class took 147 us
-        # there (30 us alone). A parameter that fails them goes to
-        # scikit-learn's version, for its error and message.
+        # the parameters through get_params at each call, about 1% of a short
+        # fit; the constraints are built once per class here instead. A
+        # parameter that fails them goes to scikit-learn's version, for its
+        # error and message.
         for name, constraints in _constraints_of(type(self)):
             value = getattr(self, name)
             if not any(c.is_satisfied_by(value) for c in constraints):

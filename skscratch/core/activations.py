@@ -191,10 +191,9 @@ class Exp(Activation):
 
 
 # Softmax's compiled row maximum is faster than NumPy's up to about this many
-# columns (200 rows: 1.6 against 10.8 us for 10 columns, 10.3 against 10.9 for
-# 50, 25.8 against 14.7 for 100): it tests each entry for NaN, which keeps the
-# compiler from vectorizing the loop, while NumPy's reduction is vectorized
-# but slow to set up for short rows.
+# columns: it tests each entry for NaN, which keeps the compiler from
+# vectorizing the loop, while NumPy's reduction is vectorized but slow to set
+# up for short rows (see docs/performance/design.rst).
 MAX_ROW_MAX_KERNEL_COLUMNS = 48
 
 

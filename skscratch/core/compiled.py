@@ -6,14 +6,14 @@ one of them a square root that NumPy computes slowly. With the (256, 128)
 MNIST network of the benchmark, on two CPU cores, that step is a sixth of
 the training time. The same rule written as one loop and compiled with
 `Numba <https://numba.pydata.org>`_ reads each vector once and is five times
-faster (42 against 210 microseconds in float32). The loop also adds the L2
+faster. The loop also adds the L2
 penalty's gradient on its way, which NumPy does in two more passes.
 
 The forward pass has three smaller steps of the same kind, where NumPy pays
 more for its generality than for the arithmetic: adding the bias row to a
 batch (broadcasting), relu with its mask (two passes), and the maximum of each
-row before softmax (a reduction over 10 columns, 9 of its 15 microseconds).
-Each is one short loop here, three to nine times faster.
+row before softmax (a reduction over a few columns, mostly set-up). Each is one
+short loop here, several times faster (see :ref:`perf-compiled`).
 
 Numba is an optional dependency (``pip install "skscratch[fast]"``). Once
 the kernels are loaded (:func:`load`, which the estimators call for the
@@ -85,7 +85,7 @@ _kernels = None  # False: Numba missing; else a dict of compiled functions
 _disabled_depth = 0  # how many disabled() blocks are active
 # SKSCRATCH_COMPILED == "0", as last read by read_environment() (None: not
 # read yet). A training step looks kernels up about a dozen times, and
-# reading the environment costs 0.5 us, more than the rest of the lookup.
+# reading the environment costs more than the rest of the lookup.
 _env_off = None
 
 
@@ -248,8 +248,8 @@ def all_finite_loop(values):
     A finite number times zero is zero; NaN or an infinity times zero is NaN.
     The products are summed in 64 independent running sums, which the
     compiler keeps in SIMD registers: the pass runs at the speed of memory,
-    where a test and a branch per element would not (5.7 against the 10.4 ms
-    of scikit-learn's check on the 60 000 MNIST rows in float32).
+    where a test and a branch per element would not (see
+    :ref:`perf-validation`).
     """
     lanes = 64
     zero = values.dtype.type(0)
@@ -273,8 +273,7 @@ def prefetch_row_loop(X, i):
     :func:`take_rows_loop` and :func:`compress_rows_loop` call it on the
     next row of a batch while they work on the current one: a batch's rows
     are scattered, and the hardware prefetcher only learns a row's stream
-    once it has started (an epoch's gathers on 20 000 MNIST rows: 3.9
-    against 4.15 ms).
+    once it has started.
     """
     n_cols = X.shape[1]
     line = max(1, 64 // X.itemsize)  # entries per cache line
@@ -289,9 +288,8 @@ def take_rows_loop(X, rows, out):
 
     The test is :func:`all_finite_loop`'s, a sum of every value times zero,
     made on each value on its way from ``X`` to ``out``. The copy waits on
-    memory, so the test adds nothing to its time (4.1 ms for an epoch of
-    20 batches of 1000 MNIST rows in float32, with or without it, before
-    the prefetch below; NumPy's ``take``: 4.7 ms). This kernel alone is
+    memory, so the test adds nothing to its time (see
+    :ref:`perf-validation`). This kernel alone is
     compiled with reassociation allowed, which lets the sum run in SIMD
     lanes; the copy itself is exact, and the sum's terms are zeros and
     NaNs, whose total is zero exactly when every term is, in any order. A
@@ -328,16 +326,13 @@ def compress_rows_loop(X, rows, indptr, indices, values):
     call again. NaN counts as nonzero.
 
     Taking a batch's rows here, straight from the training data, saves the
-    gather into a buffer that compressing would then read again: 100 random
-    MNIST rows in 27-30 us against 33 us for the gather and the compression
-    of the gathered rows (both asking for the next row ahead, see
-    :func:`prefetch_row_loop`).
+    gather into a buffer that compressing would then read again (see
+    :ref:`perf-compressed`).
 
     With AVX-512, each stretch of 64 bytes of a row is compressed by the
-    CPU's own instruction (``_vector_compression``): 100 MNIST rows in
-    float32 took 8-10 us against 44 us for the loop over single entries that
-    other CPUs run, which writes every entry and moves on only past a
-    nonzero (no branch to mispredict).
+    CPU's own instruction (``_vector_compression``), several times faster
+    than the loop over single entries that other CPUs run, which writes
+    every entry and moves on only past a nonzero (no branch to mispredict).
     """
     n_rows, n_cols = rows.shape[0], X.shape[1]
     capacity = values.shape[0]
@@ -388,8 +383,7 @@ def sparse_dot_loop(indptr, indices, values, W, out):
     (:func:`vector_shape`): a tile of a result row is summed in registers
     over all of the row's entries and stored once, where a loop over all the
     columns reads and writes the row in memory once per group of entries
-    (5000 MNIST rows into 256 units, float32, AVX-512, one core: 5.0-5.5
-    against 6.5-8.0 ms in four runs; 1024 units: 25 against 28 ms).
+    (see :ref:`perf-compressed`).
     The columns are the outer loop, two tiles at a time, so that a wide
     layer's rows of ``W`` are read in stretches of two tiles, whose cache
     lines the hardware fetches together. Columns left over by the full
@@ -783,8 +777,8 @@ def _vector_compression(vector_bytes):
 
     Each vector's nonzero entries are packed to its front in a register
     (AVX-512's ``vcompressps``/``vcompresspd`` in their register form: the
-    form that stores to memory took 10.7 against 5.4 us on 100 float32
-    MNIST rows on this project's Zen 5 machine), and the whole vector is
+    form that stores to memory is slower on some CPUs, see
+    :ref:`perf-not-kept`), and the whole vector is
     stored; the entries past the packed ones are overwritten by the next
     store, so the arrays need ``n_vectors`` vectors' worth of room from
     ``nnz``. A vector's NaN and infinity lanes are or-ed into ``bad[0]``
@@ -928,8 +922,8 @@ def _build_kernels():
         global _spin_until, _prefetch_row
         jit = numba.njit(error_model="numpy", nogil=True, cache=cache)
         _spin_until = jit(spin_until_loop)
-        # Inlined where it is called: as a call of its own, compressing 100
-        # MNIST rows took 4-8% longer (25.6-26.9 against 24.6-25.0 us).
+        # Inlined where it is called: a call per row costs more than the
+        # prefetch saves (see docs/performance/history.rst).
         _prefetch_row = numba.njit(inline="always", nogil=True, cache=cache)(
             prefetch_row_loop
         )

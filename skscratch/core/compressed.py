@@ -14,11 +14,7 @@ Those kernels do fewer multiplications per cycle than BLAS's dense kernels
 loaded), and compressing a batch costs a pass over it, so they pay only on
 inputs that are mostly zeros (:data:`MAX_DENSITY`) feeding a wide enough
 first layer (:data:`MIN_UNITS`). They then pay even on one core against
-BLAS's dense products on two. Measured on a 2-core machine with AVX-512,
-5000 MNIST rows (142 nonzero entries per row, 18%) into 256 units, float32,
-one core: ``X W`` 4.9 ms compressed against 8.0 ms with BLAS's AVX-512
-kernels and 15.7 ms with its AVX2 ones; compressing 100 rows takes 8-10 us
-(44 us without AVX-512's compress instructions).
+BLAS's dense products on two (see :ref:`perf-compressed`).
 
 The kernels add the products' terms in another order than BLAS does, so the
 results agree with the dense path to rounding, not bit for bit.
@@ -35,15 +31,12 @@ from . import compiled
 MAX_DENSITY = 0.25
 # Narrower inputs leave the first layer too little work to pay for the pass.
 MIN_FEATURES = 64
-# Nor do narrower first layers. With 64 units, 1-epoch fits of a (64,)
-# network on 20 000 MNIST rows took 28-30 against 34 ms at batch 200 (one
-# thread compressing against BLAS's dense products on two), 19 against 28 ms
-# at batch 1000 (two threads), 60 against 68 ms at batch 32.
+# Nor do narrower first layers; from 64 units the skipped products outweigh
+# the compression at every batch size (see docs/performance/design.rst).
 MIN_UNITS = 64
 # Rows sampled to estimate the density, in evenly spaced blocks: NumPy
-# counts a view of every k-th row on its slow path for non-contiguous arrays
-# (1.27 ms for 1112 of 10 000 MNIST rows, against 0.33 ms for 16 blocks of
-# 64 rows), which a large prediction paid on top of its 13 ms.
+# counts a view of every k-th row on its slow path for non-contiguous arrays,
+# a cost each large prediction would pay (see docs/performance/design.rst).
 SAMPLE_ROWS = 1024
 SAMPLE_BLOCKS = 16
 

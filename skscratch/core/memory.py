@@ -5,11 +5,8 @@ an address that is some multiple of 16 modulo 64, a different one from one
 allocation to the next. A loop that reads several such vectors 32 bytes at a
 time (AVX2; 64 with AVX-512) then has some of its loads straddle two cache
 lines. Adam's compiled step, which streams the parameters, the gradients and
-the two decayed sums, takes 10-20% longer then: for 235k float32 parameters
-on this project's machine, 49-70 us on 64-byte aligned vectors against
-57-84 us with the offsets NumPy gave them in a fit (three runs of an
-interleaved micro-benchmark), and the difference changed from one fit to
-the next.
+the two decayed sums, takes 10-20% longer then, by an amount that changes
+from one fit to the next (see :ref:`perf-aligned`).
 
 Matrix products gain too, less: 1-2% for an MNIST-sized network's products
 on aligned operands and outputs. The parameter, gradient and optimizer-state

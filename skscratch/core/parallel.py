@@ -54,32 +54,26 @@ from .memory import aligned_empty
 from .rows import NonFiniteRowsError, check_finite_rows, take_rows
 
 # When splitting pays. Every NumPy call releases and re-takes the GIL, and
-# when two threads make short calls the GIL bounces between them with a thread
-# wake-up each time (~15 microseconds on a small VM); that can cost more than
-# the second core saves. Measured on a 2-core machine (epoch time, 2 threads
-# against 1, Adam on MNIST rows, batch sizes 32 to 1000):
-# - mini-batches with the NumPy optimizer code: from 4% faster (float64,
-#   (256, 128)) to 6% slower (float32, (1024,)) once the parameter vector
-#   reaches about 1.5 MB, up to 2.4x slower on small networks;
+# when two threads make short calls the GIL bounces between them with a
+# thread wake-up each time, which can cost more than the second core saves
+# (measurements: docs/performance/design.rst, "Data-parallel threads"):
+# - mini-batches with the NumPy optimizer code: only from about 1.5 MB of
+#   parameters, where the element-wise work outweighs the GIL hand-offs;
 # - mini-batches with the compiled optimizer kernels (skscratch.core.compiled):
-#   10-35% slower on those networks and on float32 (256, 128), since the
-#   optimizer step that splitting spread over the cores is then short: never
-#   split;
-# - full batches (L-BFGS, BLAS limited to one thread): about 1.5x faster;
+#   never, since the optimizer step that splitting spread over the cores is
+#   then short;
+# - full batches (L-BFGS, BLAS limited to one thread): from
+#   MIN_FULL_BATCH_WORK, their few long calls meeting few hand-offs;
 # - mini-batches whose first layer gets compressed rows
-#   (skscratch.core.compressed), whose products run on one core each: split
-#   from about 20 million rows x parameters per batch. 1-epoch fits on
-#   20 000 MNIST rows, one hidden layer, 2 threads against 1: 64 units at
-#   batch 200 (10 million) 32 against 29 ms, and the one thread never meets
-#   the slow hand-overs between distant cores; 96 and 128 units at batch
-#   200 even; 64 units at batch 400 (20 million) 23.5 against 29.5 ms,
-#   batch 1000 19 against 26 ms; 256 units at batch 200 55 against 68 ms.
+#   (skscratch.core.compressed), whose products run on one core each: from
+#   about 20 million rows x parameters per batch, below which one thread,
+#   spared the hand-overs, is as fast.
 MIN_PARAM_BYTES = 1_500_000
 MIN_ROWS_PER_THREAD = 32
 MIN_FULL_BATCH_WORK = 1_000_000  # rows x parameters
 MIN_COMPRESSED_BATCH_WORK = 20_000_000  # rows x parameters
 # Mini-batches make many short NumPy calls, whose GIL hand-offs grow with the
-# number of threads; two is what was measured to pay. Full batches make few,
+# number of threads, so two is the most that pays. Full batches make few,
 # long calls and may use every core allowed.
 MAX_MINI_BATCH_THREADS = 2
 
@@ -268,10 +262,10 @@ def _blocks(n, parts, align=16):
 
 
 # How many times a thread reads the other's counter before it sleeps on a
-# lock: about 250 microseconds of polling on this machine (each read, with
-# the CPU's spin-loop hint, took 27 ns), longer than what the threads of a
-# training step wait through: the other thread's share of the rows, or the
-# other's block of the update before the next step.
+# lock: polling long enough to outlast what the threads of a training step
+# wait through (the other thread's share of the rows, or the other's block
+# of the update before the next step), and no longer (see
+# docs/performance/design.rst).
 SPIN_READS = 10_000
 
 
@@ -280,11 +274,9 @@ class _Signal:
     value passed along: the hand-overs between the training threads.
 
     A lock used as a semaphore carries every hand-over. A thread that sleeps
-    on a lock costs a wake-up to hand something to: on this 2-core VM a round
-    trip took 12-14 microseconds when the scheduler kept both threads on one
-    core, and 51-65 when they ran on the two (a training loop's case, every
-    batch), since a virtual CPU with nothing to run halts until the host
-    wakes it.
+    on a lock costs a wake-up to hand something to, and on a VM the most
+    when the threads run on two cores (a training loop's case, every batch),
+    since a virtual CPU with nothing to run halts until the host wakes it.
 
     So, with Numba, the waiting side first polls the count
     (:func:`~skscratch.core.compiled.spin_until_loop`: compiled, without the
@@ -293,10 +285,8 @@ class _Signal:
     lock will not block, so a missed or late count costs time, never
     correctness; and a machine with more busy threads than cores (where a
     poll would keep the other thread off its core) only loses the polling
-    time. A round trip of an empty task then took 2.8-2.9 microseconds
-    instead of 51-54, and a 1-epoch MNIST fit with sgd on compressed rows
-    0.271 instead of 0.284 s (medians of 12 alternating fits, 10 of the 12
-    pairs faster), with the same numbers, bit for bit.
+    time. Polling spares the wake-up, and leaves the numbers the same, bit
+    for bit (measurements: :ref:`perf-threads`).
 
     Each :meth:`post` must be matched by one :meth:`wait` before the next
     post: the two threads take turns.
@@ -389,15 +379,14 @@ def core_round_trip(n=5000):
     Two threads take turns incrementing a shared counter
     (:func:`~skscratch.core.compiled.ping_pong_loop`), in compiled loops
     that never take the GIL. The figure says how far apart the operating
-    system placed the two threads: on this benchmark machine's 2-core VM
-    it was 0.04-0.06 us most of the time and 0.4-0.5 us in phases when the
-    host ran the two virtual CPUs on distant cores. Each training step of
+    system placed the two threads: on a VM, ten times longer when the host
+    runs the two virtual CPUs on distant cores. Each training step of
     :class:`DataParallel` moves half of the gradient and parameter vectors
     between the threads' cores (each thread sums the other's gradient over
     its block and updates that block, which the other reads back in the
-    next forward pass); in those phases an MNIST epoch on two threads took
-    about 45% longer (0.29 against 0.20 s), while single-thread kernels ran
-    at the same speed and BLAS's two threads lost 18%.
+    next forward pass), so two threads lose much of their gain on distant
+    cores, while single-thread kernels do not (see
+    :ref:`perf-core-placement`).
 
     Parameters
     ----------
@@ -460,11 +449,10 @@ class DataParallel:
     poll : bool, default=True
         Let a waiting thread poll before it sleeps (see :class:`_Worker`):
         worth it for mini-batches, whose hand-overs are frequent and short
-        (a prediction hands over twice per call, and neither gains nor loses:
-        17.10 ms with polling, 16.95 without, on the 10 000 MNIST test
-        rows). L-BFGS passes False: between two of its evaluations the
-        worker would poll in vain, and its fits on digits took 10% longer
-        (0.0345 against 0.0314 s, medians of 15).
+        (a prediction hands over twice per call, and neither gains nor
+        loses). L-BFGS passes False: between two of its evaluations the
+        worker would poll in vain, keeping a core busy (see
+        :ref:`perf-threads`).
     check_rows : bool, default=False
         Check the rows of ``X`` taken for each batch for NaN and infinities
         (:func:`skscratch.core.rows.take_rows`), raising
@@ -590,8 +578,8 @@ class DataParallel:
         went and go on as soon as both have: a symmetric exchange. With
         more, the calling thread hears from every worker before it answers,
         since each worker must know about all the others. On distant cores
-        (see :func:`core_round_trip`) an MNIST epoch took 3% longer with
-        the second way on two threads.
+        (see :func:`core_round_trip`) the symmetric exchange spares the
+        second way's extra wait for a hand-over.
 
         Returns
         -------
@@ -793,8 +781,7 @@ class DataParallel:
 
         if n == 1:
             # The same two phases, called directly: splitting rows and blocks
-            # and handing tasks over cost 10 us per batch, a sixth of a small
-            # network's step.
+            # and handing tasks over would weigh on a small network's step.
             value = forward_backward(0, rows)
             if optimizer is None:
                 return value + reduce_and_penalise(slice(None))
