@@ -10,10 +10,8 @@ same order, same stopping rules, same messages) so that swapping the import
 changes nothing but speed.
 """
 
-import copy
 import functools
 import itertools
-import math
 import warnings
 from abc import ABC, abstractmethod
 from numbers import Integral, Real
@@ -21,8 +19,6 @@ from numbers import Integral, Real
 import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.model_selection import train_test_split
 from sklearn.utils import assert_all_finite, check_array, check_random_state
 from sklearn.utils._param_validation import (
     Interval,
@@ -32,8 +28,23 @@ from sklearn.utils._param_validation import (
 )
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from .callbacks import EpochRecord, Timer, call_callbacks, end_callbacks
-from .core import build_mlp, compiled, make_optimizer, minimize_lbfgs
+from ._lbfgs import _fit_lbfgs
+from ._solvers import (
+    _STOCHASTIC_SOLVERS,
+    SOLVERS,
+    _diverged_message,
+    _warn_if_loss_exploded,
+)
+from ._state import _restore, _snapshot
+from ._stochastic import (
+    _batch_size,
+    _make_optimizer,
+    _run_epochs,
+    _shuffled,  # noqa: F401 (tests import it from here)
+)
+from ._validation import _split_validation, _start_validation_record
+from .callbacks import Timer, end_callbacks
+from .core import build_mlp, compiled
 from .core.compressed import worth_compressing
 from .core.initializers import glorot_factor
 from .core.parallel import (
@@ -57,10 +68,8 @@ HIDDEN_ACTIVATIONS = (
     "softplus",
     "silu",
 )
-SOLVERS = ("adam", "sgd", "lbfgs", "adamw", "rmsprop")
 REGRESSION_LOSSES = ("squared_error", "poisson", "absolute_error", "huber")
 
-_STOCHASTIC_SOLVERS = ("sgd", "adam", "adamw", "rmsprop")
 # Predictions on mostly-zero rows are split between two threads, each with
 # compressed rows (see skscratch.core.compressed), from this many rows, twice
 # the break-even point, so that the hand-overs never cost more than they save.
@@ -175,7 +184,7 @@ class _BaseScratchMLP(BaseEstimator, ABC):
         first_pass = not hasattr(self, "coefs_") or (
             not self.warm_start and not incremental
         )
-        saved = self._snapshot()
+        saved = _snapshot(self)
         # Stochastic solvers read every row of X in their first epoch: they
         # check X for NaN and infinities then, as they take each batch
         # (skscratch.core.rows), instead of in a pass of its own. Not with a
@@ -224,13 +233,13 @@ class _BaseScratchMLP(BaseEstimator, ABC):
                         network, X, Y, sample_weight, incremental, timer, unchecked
                     )
                 else:
-                    self._fit_lbfgs(network, X, Y, sample_weight, timer)
+                    _fit_lbfgs(self, network, X, Y, sample_weight, timer)
             finally:
                 end_callbacks(self.callbacks, self)
             if not np.isfinite(network.params).all():
                 raise ValueError(_diverged_message(self))
         except BaseException:
-            self._restore(saved)
+            _restore(self, saved)
             if unchecked:
                 # Whatever stopped the fit (bad rows found by the first epoch,
                 # or an error before it saw them all), an X holding NaN or
@@ -258,19 +267,13 @@ class _BaseScratchMLP(BaseEstimator, ABC):
         self._no_improvement_count = 0
         if self.early_stopping and self.solver in _STOCHASTIC_SOLVERS:
             self.best_loss_ = None
-            self._start_validation_record()
+            _start_validation_record(self)
         else:
             self.best_loss_ = np.inf
             self.validation_scores_ = None
             self.best_validation_score_ = None
             self.validation_loss_curve_ = None
             self.best_validation_loss_ = None
-
-    def _start_validation_record(self):
-        self.validation_scores_ = []
-        self.best_validation_score_ = -np.inf
-        self.validation_loss_curve_ = []
-        self.best_validation_loss_ = np.inf
 
     def _check_continuation(self, layer_units):
         fitted_units = [self.coefs_[0].shape[0]] + [c.shape[1] for c in self.coefs_]
@@ -289,22 +292,22 @@ class _BaseScratchMLP(BaseEstimator, ABC):
     ):
         params = network.params
         if not incremental or not hasattr(self, "_optimizer"):
-            self._optimizer = self._make_optimizer(network)
+            self._optimizer = _make_optimizer(self, network)
         if self.early_stopping and incremental:
             raise ValueError("partial_fit does not support early_stopping=True")
         validation = None
         if self.early_stopping:
             if self.validation_scores_ is None:
                 # Early stopping switched on for a warm start: start its record.
-                self._start_validation_record()
+                _start_validation_record(self)
             if not hasattr(self, "_best_params"):
                 self._best_params = params.copy()
-            X, Y, sample_weight, X_val, Y_val, sw_val = self._split_validation(
-                X, Y, sample_weight
+            X, Y, sample_weight, X_val, Y_val, sw_val = _split_validation(
+                self, X, Y, sample_weight
             )
             validation = (X_val, Y_val, self._decode_targets(Y_val), sw_val)
 
-        batch_size = self._batch_size(X.shape[0])
+        batch_size = _batch_size(self, X.shape[0])
         compress = worth_compressing(X, network.dtype, network.layer_units[1])
         n_threads = plan_threads(
             batch_size,
@@ -317,7 +320,8 @@ class _BaseScratchMLP(BaseEstimator, ABC):
         )
         with trainer:
             try:
-                self._run_epochs(
+                _run_epochs(
+                    self,
                     trainer,
                     X,
                     Y,
@@ -336,276 +340,6 @@ class _BaseScratchMLP(BaseEstimator, ABC):
             params[...] = self._best_params
         this_fit = self.loss_curve_[len(self.loss_curve_) - self.n_iter_ :]
         _warn_if_loss_exploded(this_fit, self)
-
-    def _run_epochs(
-        self, trainer, X, Y, sample_weight, batch_size, validation, incremental, timer
-    ):
-        """The epoch loop of the stochastic solvers."""
-        n_samples = X.shape[0]
-        total_weight = n_samples if sample_weight is None else sample_weight.sum()
-        loss = self._loss()
-        # Pointer-sized indices: NumPy's shuffle has a faster loop for items
-        # of that size, and makes the same draws whatever the dtype.
-        sample_idx = np.arange(n_samples, dtype=np.intp)
-        self.n_iter_ = 0
-        for _ in range(self.max_iter):
-            if self.shuffle:
-                sample_idx = _shuffled(sample_idx, self._random_state)
-            accumulated_loss = 0.0
-            for start in range(0, n_samples, batch_size):
-                stop = min(start + batch_size, n_samples)
-                # A contiguous piece of this epoch's permutation; the trainer
-                # gathers those rows into buffers it reuses.
-                rows = sample_idx[start:stop] if self.shuffle else slice(start, stop)
-                batch_weight = (
-                    stop - start
-                    if sample_weight is None
-                    else float(sample_weight[rows].sum())
-                )
-                if batch_weight == 0:
-                    # Only zero-weight rows: nothing to learn, but X's values
-                    # must still be finite.
-                    trainer.check_skipped_rows(X, rows)
-                    continue
-                batch_loss = trainer.loss_and_gradient(
-                    X,
-                    Y,
-                    loss,
-                    alpha=self.alpha,
-                    sample_weight=sample_weight,
-                    rows=rows,
-                    weight_sum=batch_weight,
-                    optimizer=self._optimizer,
-                )
-                if not math.isfinite(batch_loss):
-                    raise ValueError(_diverged_message(self))
-                accumulated_loss += batch_loss * batch_weight
-            trainer.check_rows = False  # every row has been checked
-
-            self.n_iter_ += 1
-            self.loss_ = accumulated_loss / total_weight
-            self.t_ += n_samples
-            self.loss_curve_.append(self.loss_)
-            if self.verbose:
-                print(f"Iteration {self.n_iter_}, loss = {self.loss_:.8f}")
-
-            validation_score, validation_loss = self._update_no_improvement_count(
-                trainer, validation
-            )
-            self._optimizer.iteration_ends(self.t_)
-
-            record = EpochRecord(
-                epoch=self.n_iter_,
-                loss=self.loss_,
-                validation_loss=validation_loss,
-                validation_score=validation_score,
-                elapsed=timer(),
-                max_epochs=1 if incremental else self.max_iter,
-            )
-            if call_callbacks(self.callbacks, self, record):
-                break
-
-            if self._no_improvement_count > self.n_iter_no_change:
-                watched = "Training loss"
-                if validation is not None:
-                    watched = (
-                        "Validation loss"
-                        if self.early_stopping_metric == "loss"
-                        else "Validation score"
-                    )
-                msg = (
-                    f"{watched} did not improve more than tol={self.tol:f} for "
-                    f"{self.n_iter_no_change} consecutive epochs."
-                )
-                if self._optimizer.reduce_on_plateau():
-                    if self.verbose:
-                        print(
-                            f"{msg} Setting learning rate to "
-                            f"{self._optimizer.learning_rate:f}"
-                        )
-                    self._no_improvement_count = 0
-                else:
-                    if self.verbose:
-                        too_small = self.solver == "sgd" and (
-                            self.learning_rate == "adaptive"
-                        )
-                        print(
-                            msg
-                            + (" Learning rate too small." if too_small else "")
-                            + " Stopping."
-                        )
-                    break
-
-            if incremental:
-                break
-
-            if self.n_iter_ == self.max_iter:
-                warnings.warn(
-                    f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) "
-                    "reached and the optimization hasn't converged yet.",
-                    ConvergenceWarning,
-                )
-
-    def _update_no_improvement_count(self, trainer, validation):
-        """Track progress; returns the epoch's validation score and loss (None
-        without early stopping)."""
-        if validation is None:
-            last = self.loss_curve_[-1]
-            if last > self.best_loss_ - self.tol:
-                self._no_improvement_count += 1
-            else:
-                self._no_improvement_count = 0
-            if last < self.best_loss_:
-                self.best_loss_ = last
-            return None, None
-
-        score, loss = self._evaluate_validation(trainer, *validation)
-        self.validation_scores_.append(score)
-        self.validation_loss_curve_.append(loss)
-        if self.verbose:
-            print(f"Validation score: {score:f}")  # scikit-learn's line
-            print(f"Validation loss: {loss:.8f}")
-        if self.early_stopping_metric == "loss":
-            improved = loss < self.best_validation_loss_ - self.tol
-            best = loss < self.best_validation_loss_
-        else:
-            improved = not score < self.best_validation_score_ + self.tol
-            best = score > self.best_validation_score_
-        self._no_improvement_count = 0 if improved else self._no_improvement_count + 1
-        if best:
-            self._best_params[...] = trainer.network.params
-        self.best_validation_score_ = max(self.best_validation_score_, score)
-        self.best_validation_loss_ = min(self.best_validation_loss_, loss)
-        return score, loss
-
-    def _evaluate_validation(self, trainer, X, Y, y, sample_weight):
-        """Score (accuracy or R^2) and loss (without penalty) on held-out
-        data; NaN for either when the predictions are not finite."""
-        outputs = trainer.predict(X, self.out_activation_)
-        loss = self._loss()
-        weight_sum = X.shape[0] if sample_weight is None else sample_weight.sum()
-        with np.errstate(all="ignore"):
-            value = loss.total(Y, outputs, sample_weight) / float(weight_sum)
-        y_pred = self._outputs_to_predictions(outputs)
-        if np.issubdtype(y_pred.dtype, np.floating) and not np.isfinite(y_pred).all():
-            return np.nan, np.nan
-        score = float(self._score_function()(y, y_pred, sample_weight=sample_weight))
-        return score, float(value)
-
-    def _fit_lbfgs(self, network, X, Y, sample_weight, timer):
-        def on_iteration(iteration, value):
-            self.loss_curve_.append(value)
-            if self.verbose:
-                print(f"Iteration {iteration}, loss = {value:.8f}")
-            record = EpochRecord(iteration, value, None, None, timer(), self.max_iter)
-            if call_callbacks(self.callbacks, self, record):
-                raise StopIteration  # scipy ends the optimisation here
-
-        try:
-            result = minimize_lbfgs(
-                network,
-                X,
-                Y,
-                self._loss(),
-                alpha=self.alpha,
-                sample_weight=sample_weight,
-                max_iter=self.max_iter,
-                max_fun=self.max_fun,
-                tol=self.tol,
-                callback=on_iteration,
-                n_threads=plan_threads(X.shape[0], network.n_params, full_batch=True),
-            )
-        except KeyboardInterrupt:
-            warnings.warn("Training interrupted by user.")
-            return
-        if not math.isfinite(result.fun):
-            raise ValueError(_diverged_message(self))
-        stopped_by_callback = result.status == 99
-        if result.status != 0 and not stopped_by_callback:
-            message = result.message
-            if isinstance(message, bytes):
-                message = message.decode("latin1")
-            warnings.warn(
-                f"lbfgs failed to converge after {result.nit} iteration(s) "
-                f"(status={result.status}): {message}.\n\nIncrease the number of "
-                "iterations (max_iter, max_fun) or scale the data, see "
-                "https://scikit-learn.org/stable/modules/preprocessing.html",
-                ConvergenceWarning,
-            )
-        self.n_iter_ = min(result.nit, self.max_iter)
-        self.loss_ = float(result.fun)
-        self.best_loss_ = min([*self.loss_curve_, self.loss_])
-
-    def _make_optimizer(self, network):
-        params = network.params
-        schedule = dict(lr_schedule=self.learning_rate, power_t=self.power_t)
-        if self.solver == "sgd":
-            return make_optimizer(
-                "sgd",
-                params,
-                learning_rate_init=self.learning_rate_init,
-                momentum=self.momentum,
-                nesterov=self.nesterovs_momentum,
-                **schedule,
-            )
-        if self.solver == "rmsprop":
-            return make_optimizer(
-                "rmsprop",
-                params,
-                learning_rate_init=self.learning_rate_init,
-                rho=self.beta_2,
-                epsilon=self.epsilon,
-                **schedule,
-            )
-        adam = dict(
-            learning_rate_init=self.learning_rate_init,
-            beta_1=self.beta_1,
-            beta_2=self.beta_2,
-            epsilon=self.epsilon,
-        )
-        if self.solver == "adamw":
-            return make_optimizer(
-                "adamw", params, n_decayed=network.n_weights, **adam, **schedule
-            )
-        # Plain Adam ignores learning_rate, as scikit-learn's does.
-        return make_optimizer("adam", params, **adam)
-
-    def _batch_size(self, n_samples):
-        if self.batch_size == "auto":
-            return min(200, n_samples)
-        if self.batch_size > n_samples:
-            warnings.warn(
-                "Got `batch_size` less than 1 or larger than sample size. It is "
-                "going to be clipped"
-            )
-        return int(np.clip(self.batch_size, 1, n_samples))
-
-    def _split_validation(self, X, Y, sample_weight):
-        """Hold out ``validation_fraction`` of the rows, stratified when the
-        targets allow it."""
-        n_samples = X.shape[0]
-        n_val = math.ceil(self.validation_fraction * n_samples)
-        if self.validation_fraction == 0 or n_val < 2 or n_samples - n_val < 1:
-            raise ValueError(
-                "The validation set is too small. Increase 'validation_fraction' "
-                "or the size of your dataset."
-            )
-        groups = self._stratification_groups(Y)
-        if groups is not None:
-            _, counts = np.unique(groups, return_counts=True)
-            n_groups = counts.size
-            if counts.min() < 2 or n_val < n_groups or n_samples - n_val < n_groups:
-                groups = None
-        train, val = train_test_split(
-            np.arange(n_samples),
-            random_state=self._random_state,
-            test_size=self.validation_fraction,
-            stratify=groups,
-        )
-        sw_train = sw_val = None
-        if sample_weight is not None:
-            sw_train, sw_val = sample_weight[train], sample_weight[val]
-        return X[train], Y[train], sw_train, X[val], Y[val], sw_val
 
     def _stratification_groups(self, Y):
         """Labels to stratify the validation split on, or None."""
@@ -672,26 +406,6 @@ class _BaseScratchMLP(BaseEstimator, ABC):
         if check_input:
             _assert_finite(X, self)
         return network.predict(X, self.out_activation_)
-
-    # -- keeping a failed fit from leaving a broken model -------------------
-
-    def _snapshot(self):
-        params = set(self._get_param_names())
-        return {
-            key: copy.deepcopy(value)
-            for key, value in self.__dict__.items()
-            if key not in params and key != "_network"
-        }
-
-    def _restore(self, saved):
-        state = {key: getattr(self, key) for key in self._get_param_names()}
-        state.update(saved)
-        # One assignment: another thread never sees the model half-restored.
-        self.__dict__ = state
-        if "coefs_" in saved:
-            self._network_for_training()
-
-    # -- pickling: the network is rebuilt, never stored twice --------------
 
     def __getstate__(self):
         state = super().__getstate__()
@@ -765,18 +479,6 @@ def _compiled_pays(X, y, estimator):
         X.shape[0] * estimator.max_iter * n_params >= MIN_COMPILED_WORK
         or n_params * X.dtype.itemsize >= MIN_PARAM_BYTES
     )
-
-
-def _shuffled(sample_idx, random_state):
-    """``sample_idx`` permuted with the draws scikit-learn's ``shuffle`` makes,
-    so the same seed visits the rows in the same order.
-
-    scikit-learn shuffles ``arange(n)`` and indexes with it; shuffling
-    ``sample_idx`` in place makes the same swaps (they depend on the draws
-    only), so it gives the same order without two more index arrays.
-    """
-    random_state.shuffle(sample_idx)
-    return sample_idx
 
 
 def _assert_finite(X, estimator):
@@ -918,31 +620,6 @@ def _check_sample_weight(sample_weight, X):
             "weight to fit on."
         )
     return sample_weight
-
-
-def _warn_if_loss_exploded(curve, estimator):
-    """A finite but exploding loss is divergence too: say so."""
-    if len(curve) >= 2 and curve[-1] > 10 * curve[0] + 1e-12:
-        warnings.warn(
-            f"The training loss grew from {curve[0]:.4g} (first epoch of this fit) "
-            f"to {curve[-1]:.4g}: the optimisation is diverging. Lower "
-            f"learning_rate_init (now {estimator.learning_rate_init}) or scale "
-            "the input data (e.g. with StandardScaler).",
-            ConvergenceWarning,
-        )
-
-
-def _diverged_message(estimator):
-    advice = "scale the input data (e.g. with StandardScaler) or increase alpha"
-    if estimator.solver in _STOCHASTIC_SOLVERS:
-        advice = (
-            f"lower learning_rate_init (now {estimator.learning_rate_init}), " + advice
-        )
-    return (
-        "The training diverged: the loss or the weights became non-finite "
-        f"(inf or NaN). Try to {advice}. The estimator was left as it was "
-        "before this call."
-    )
 
 
 def _renamed(cls):

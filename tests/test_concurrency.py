@@ -22,7 +22,15 @@ import pytest
 from sklearn.base import clone
 from threadpoolctl import threadpool_info, threadpool_limits
 
-from skscratch import ScratchMLPClassifier, _base
+from skscratch import (
+    ScratchMLPClassifier,
+    _base,
+    _solvers,
+    _state,
+    _stochastic,
+    _validation,
+)
+from skscratch import _lbfgs as lbfgs_module
 from skscratch.core import build_mlp, compiled
 from skscratch.core import parallel as par
 from skscratch.core.compressed import worth_compressing
@@ -409,12 +417,20 @@ def test_reading_an_estimator_while_it_is_refitted():
     assert _models_equal(estimator, reference)
 
 
+# The files whose every line _between_every_line checks: the fit's own code.
+_FIT_FILES = {
+    module.__file__
+    for module in (_base, lbfgs_module, _solvers, _state, _stochastic, _validation)
+}
+
+
 def _between_every_line(call, check):
-    """Run ``call()``, and ``check()`` at every line it runs in
-    skscratch/_base.py: what a thread switching in there would see."""
+    """Run ``call()``, and ``check()`` at every line it runs in the
+    estimators' fitting modules (skscratch/_base.py and the modules its fit
+    calls): what a thread switching in there would see."""
 
     def trace(frame, event, arg):
-        if frame.f_code.co_filename != _base.__file__:
+        if frame.f_code.co_filename not in _FIT_FILES:
             return None
 
         def each_line(frame, event, arg):

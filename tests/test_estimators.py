@@ -19,7 +19,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import LabelBinarizer, StandardScaler
 from sklearn.utils.multiclass import unique_labels
 
-import skscratch._base as base_module
+import skscratch._validation as validation_module
 from skscratch import ScratchMLPClassifier, ScratchMLPRegressor
 from skscratch._classifier import _binarizer_for_labels, _count_integer_labels
 
@@ -364,14 +364,14 @@ def test_batches_with_only_zero_weights_are_skipped(iris):
 def test_early_stopping_restores_the_best_weights(monkeypatch, iris):
     X, y = iris
     seen = {}
-    real_split = base_module.train_test_split
+    real_split = validation_module.train_test_split
 
     def recording_split(*args, **kwargs):
         seen["stratify"] = kwargs.get("stratify")
         seen["result"] = real_split(*args, **kwargs)
         return seen["result"]
 
-    monkeypatch.setattr(base_module, "train_test_split", recording_split)
+    monkeypatch.setattr(validation_module, "train_test_split", recording_split)
     clf = ScratchMLPClassifier(
         early_stopping=True,
         validation_fraction=0.2,

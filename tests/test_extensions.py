@@ -14,7 +14,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils._param_validation import InvalidParameterError
 from sklearn.utils.class_weight import compute_sample_weight
 
-import skscratch._base as base_module
+import skscratch._validation as validation_module
 from skscratch import ScratchMLPClassifier, ScratchMLPRegressor
 from skscratch.callbacks import EpochRecord, History, ProgressBar
 
@@ -268,13 +268,13 @@ def test_schedules_apply_to_the_new_optimizers(iris, solver, capsys):
 def test_validation_loss_is_recorded_and_can_be_watched(monkeypatch, digits, metric):
     X, y = digits
     seen = {}
-    real_split = base_module.train_test_split
+    real_split = validation_module.train_test_split
 
     def recording_split(*args, **kwargs):
         seen["split"] = real_split(*args, **kwargs)
         return seen["split"]
 
-    monkeypatch.setattr(base_module, "train_test_split", recording_split)
+    monkeypatch.setattr(validation_module, "train_test_split", recording_split)
     clf = ScratchMLPClassifier(
         hidden_layer_sizes=(64,),
         early_stopping=True,
