@@ -35,6 +35,7 @@ import os
 import time
 import warnings
 from importlib import metadata
+from numbers import Integral, Real
 from pathlib import Path
 
 import numpy as np
@@ -43,6 +44,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
+from sklearn.utils._param_validation import Interval
 
 from . import (
     HIDDEN_ACTIVATIONS,
@@ -107,8 +109,9 @@ def _dropout(text):
     return rates[0] if len(rates) == 1 else rates
 
 
-def _bound_text(low, high, closed):
+def _bound_text(interval):
     """The bound as the messages and the help state it: ``> 0``, ``in [0, 1)``."""
+    low, high, closed = interval.left, interval.right, interval.closed
     if high is None:
         return f"{'>=' if closed == 'left' else '>'} {low}"
     left = "[" if closed in ("left", "both") else "("
@@ -116,22 +119,16 @@ def _bound_text(low, high, closed):
     return f"in {left}{low}, {high}{right}"
 
 
-def _number(kind, low, high=None, closed="left"):
-    """An argument type for a number within an interval, written as
-    scikit-learn's ``Interval(kind, low, high, closed=closed)``.
+def _number(interval):
+    """An argument type for a number within scikit-learn's ``interval``
+    (an :class:`~sklearn.utils._param_validation.Interval`), which checks it.
 
     The returned function's ``bound`` attribute is the text its messages use,
-    so that the help, the error and the check all come from these arguments.
+    so that the help, the error and the check all come from the interval.
     """
+    kind = int if interval.type is Integral else float
     noun = "an integer" if kind is int else "a number"
-    bound = _bound_text(low, high, closed)
-
-    def inside(value):
-        above = value >= low if closed in ("left", "both") else value > low
-        if high is None:
-            return above
-        below = value <= high if closed in ("right", "both") else value < high
-        return above and below
+    bound = _bound_text(interval)
 
     def parse(text):
         try:
@@ -140,7 +137,7 @@ def _number(kind, low, high=None, closed="left"):
             raise argparse.ArgumentTypeError(
                 f"expected {noun} {bound}; got {text!r}"
             ) from None
-        if not inside(value):  # NaN is inside no interval
+        if value not in interval:  # NaN is inside no interval
             raise argparse.ArgumentTypeError(f"must be {bound}; got {text!r}")
         return value
 
@@ -148,21 +145,27 @@ def _number(kind, low, high=None, closed="left"):
     return parse
 
 
-# The bounds of the options that set an estimator parameter are that
-# parameter's entry in the estimators' ``_parameter_constraints`` (scikit-learn's
-# own); tests/test_cli.py checks that both accept the same edge values.
-_EPOCHS = _number(int, 1)  # max_iter
-_BATCH = _number(int, 1)  # batch_size, besides "auto"
-_LEARNING_RATE = _number(float, 0, closed="neither")  # learning_rate_init
-_ALPHA = _number(float, 0)  # alpha
-_N_ITER_NO_CHANGE = _number(int, 1)  # n_iter_no_change
-_SEED = _number(int, 0, 2**32 - 1, closed="both")  # random_state
+def _estimator_bound(name):
+    """The interval the estimators' ``_parameter_constraints`` give ``name``."""
+    constraints = ScratchMLPClassifier._parameter_constraints[name]
+    return _number(next(c for c in constraints if isinstance(c, Interval)))
+
+
+# The options that set an estimator parameter take that parameter's interval
+# from the estimators' constraints (scikit-learn's own); tests/test_cli.py
+# checks that both accept the same edge values.
+_EPOCHS = _estimator_bound("max_iter")
+_BATCH = _estimator_bound("batch_size")  # besides "auto"
+_LEARNING_RATE = _estimator_bound("learning_rate_init")
+_ALPHA = _estimator_bound("alpha")
+_N_ITER_NO_CHANGE = _estimator_bound("n_iter_no_change")
+_SEED = _number(Interval(Integral, 0, 2**32 - 1, closed="both"))  # random_state
 # validation_fraction: the estimators accept [0, 1), but the option only acts
 # with --early-stopping, whose fit refuses 0 (no validation data); a bound
 # that lets 0 through only to refuse it later is what this avoids.
-_VALIDATION_FRACTION = _number(float, 0, 1, closed="neither")
+_VALIDATION_FRACTION = _number(Interval(Real, 0, 1, closed="neither"))
 # train_test_split's float test_size.
-_TEST_SIZE = _number(float, 0, 1, closed="neither")
+_TEST_SIZE = _number(Interval(Real, 0, 1, closed="neither"))
 
 
 def _batch_size(text):
