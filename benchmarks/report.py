@@ -337,18 +337,26 @@ def compare_table(results, workloads, build):
 # ---------------------------------------------------------------------------
 
 
-def _header(info, cfg, results):
+def machine_lines(info):
+    """The report's first lines, from :func:`machine.machine_info`: CPU,
+    platform, versions, thread pools and OpenBLAS's kernels."""
     cores = (
         f"{info['logical_cores']} logical, {info['physical_cores'] or '?'} physical, "
         f"{info['usable_cores']} usable"
     )
     versions = ("numpy", "scipy", "scikit-learn", "torch", "numba", "skscratch")
-    lines = [
+    return [
         f"- CPU: {info['cpu']} ({cores})",
         f"- {info['platform']}, Python {info['python']}",
         "- versions: " + ", ".join(f"{k} {info[k] or 'n/a'}" for k in versions),
         "- BLAS / thread pools: " + "; ".join(info["blas"]),
         f"- OPENBLAS_CORETYPE: {info.get('openblas_coretype') or 'not set'}",
+    ]
+
+
+def _header(info, cfg, results):
+    lines = [
+        *machine_lines(info),
         f"- skscratch's optimizer steps: {info.get('optimizer_code')}",
         f"- torch threads: {cfg.torch_threads or 'n/a'}",
         "- core round trip: a cache line between two threads' cores and "

@@ -9,9 +9,14 @@ import time
 import numpy as np
 from settings import EXIT_NO_DATA, HIDDEN, RANDOM_STATE
 
+NO_MNIST_HINT = "select only --workloads lbfgs_digits (no MNIST needed)"
 
-def load_mnist_or_exit(data_dir, dtype, n_train, n_test):
-    """Load (a prefix of) MNIST; on missing/corrupt data explain and exit 2."""
+
+def load_mnist_or_exit(data_dir, dtype, n_train, n_test, hint=NO_MNIST_HINT):
+    """Load (a prefix of) MNIST; on missing/corrupt data explain and exit 2.
+
+    ``hint`` ends the message: how the calling script runs without MNIST.
+    """
     from skscratch.datasets import load_mnist
 
     try:
@@ -19,8 +24,7 @@ def load_mnist_or_exit(data_dir, dtype, n_train, n_test):
     except (FileNotFoundError, ValueError) as exc:
         print(
             f"error: MNIST is needed for the selected workloads.\n{exc}\n"
-            "Run with --data-dir DIR, or set SKSCRATCH_MNIST_DIR, or select only "
-            "--workloads lbfgs_digits (no MNIST needed).",
+            f"Run with --data-dir DIR, or set SKSCRATCH_MNIST_DIR, or {hint}.",
             file=sys.stderr,
         )
         sys.exit(EXIT_NO_DATA)

@@ -4,13 +4,13 @@ Decision boundaries of each activation
 
 The hidden activation shapes the functions a network can draw. On a 2-D toy
 problem (two interleaved half-moons) the same small network is trained with
-each of skscratch's nine hidden activations, and the figure shows the
+each of skscratch's ten hidden activations, and the figure shows the
 predicted probability of the second class over the plane.
 
 ``identity`` makes the whole network linear, so its boundary is a straight
 line whatever the depth; ``relu`` and its relatives (``leaky_relu``, ``elu``)
 draw piecewise-linear boundaries with visible corners; ``logistic``,
-``tanh``, ``softplus``, ``gelu`` and ``silu`` draw smooth curves.
+``tanh``, ``softplus``, ``gelu``, ``silu`` and ``mish`` draw smooth curves.
 """
 
 # %%
@@ -53,7 +53,7 @@ for name in activations:
 
 xx, yy = np.meshgrid(np.linspace(-2, 3, 200), np.linspace(-1.5, 2, 200))
 grid = np.c_[xx.ravel(), yy.ravel()]
-fig, axes = plt.subplots(3, 3, figsize=(10, 9), sharex=True, sharey=True)
+fig, axes = plt.subplots(2, 5, figsize=(16, 7), sharex=True, sharey=True)
 for ax, (name, model) in zip(axes.ravel(), models.items(), strict=True):
     proba = model.predict_proba(grid)[:, 1].reshape(xx.shape)
     ax.contourf(xx, yy, proba, levels=np.linspace(0, 1, 11), cmap="RdBu", alpha=0.8)

@@ -11,6 +11,8 @@ engine beneath them, usable on its own.
 from ._base import HIDDEN_ACTIVATIONS, REGRESSION_LOSSES, SOLVERS
 from ._classifier import MLPClassifier, ScratchMLPClassifier
 from ._regressor import MLPRegressor, ScratchMLPRegressor
+from .core.activations import CustomActivation
+from .embedding import MLPEmbedding
 
 __version__ = "0.1.0"
 
@@ -18,7 +20,9 @@ __all__ = [
     "HIDDEN_ACTIVATIONS",
     "REGRESSION_LOSSES",
     "SOLVERS",
+    "CustomActivation",
     "MLPClassifier",
+    "MLPEmbedding",
     "MLPRegressor",
     "ScratchMLPClassifier",
     "ScratchMLPRegressor",

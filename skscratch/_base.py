@@ -11,7 +11,6 @@ changes nothing but speed.
 """
 
 import functools
-import itertools
 import warnings
 from abc import ABC, abstractmethod
 from numbers import Integral, Real
@@ -28,6 +27,7 @@ from sklearn.utils._param_validation import (
 )
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from . import _engines, _namespaces
 from ._lbfgs import _fit_lbfgs
 from ._solvers import (
     _STOCHASTIC_SOLVERS,
@@ -38,22 +38,19 @@ from ._solvers import (
 from ._state import _restore, _snapshot
 from ._stochastic import (
     _batch_size,
-    _make_optimizer,
     _run_epochs,
     _shuffled,  # noqa: F401 (tests import it from here)
 )
 from ._validation import _split_validation, _start_validation_record
-from .callbacks import Timer, end_callbacks
-from .core import build_mlp, compiled
-from .core.compressed import worth_compressing
-from .core.initializers import glorot_factor
-from .core.parallel import (
-    MIN_PARAM_BYTES,
-    DataParallel,
-    available_threads,
-    plan_threads,
+from .callbacks import Timer, _SklearnCallbackSupport, end_callbacks
+from .core import compiled
+from .core.activations import (
+    ACTIVATIONS,
+    Activation,
+    check_derivative,
+    hidden_activations,
 )
-from .core.rows import NonFiniteRowsError, checks_while_taking
+from .core.initializers import INITIALIZERS
 
 # The values the estimators accept; scikit-learn's MLP knows the first four
 # activations, the first three solvers and the first two regression losses.
@@ -67,20 +64,12 @@ HIDDEN_ACTIVATIONS = (
     "gelu",
     "softplus",
     "silu",
+    "mish",
 )
 REGRESSION_LOSSES = ("squared_error", "poisson", "absolute_error", "huber")
 
-# Predictions on mostly-zero rows are split between two threads, each with
-# compressed rows (see skscratch.core.compressed), from this many rows, twice
-# the break-even point, so that the hand-overs never cost more than they save.
-MIN_SPLIT_PREDICT_ROWS = 4096
-# Rows trained on (at most: max_iter passes) times parameters from which the
-# compiled kernels save more time than loading them costs (see _compiled_pays):
-# between the break-even points of a small network and of MNIST's (256, 128).
-MIN_COMPILED_WORK = 3 * 10**10
 
-
-class _BaseScratchMLP(BaseEstimator, ABC):
+class _BaseScratchMLP(_SklearnCallbackSupport, BaseEstimator, ABC):
     """Base class of :class:`MLPClassifier` and
     :class:`MLPRegressor`; not for direct use."""
 
@@ -89,7 +78,8 @@ class _BaseScratchMLP(BaseEstimator, ABC):
             "array-like",
             Interval(Integral, 1, None, closed="left"),
         ],
-        "activation": [StrOptions(set(HIDDEN_ACTIVATIONS))],
+        # A name, an activation object, or one of them per hidden layer.
+        "activation": [StrOptions(set(HIDDEN_ACTIVATIONS)), Activation, list, tuple],
         "solver": [StrOptions(set(SOLVERS))],
         "alpha": [Interval(Real, 0, None, closed="left")],
         "batch_size": [
@@ -120,6 +110,7 @@ class _BaseScratchMLP(BaseEstimator, ABC):
         "dropout": [Interval(Real, 0, 1, closed="left"), "array-like"],
         "early_stopping_metric": [StrOptions({"score", "loss"})],
         "callbacks": [list, tuple, None],
+        "init": [StrOptions(set(INITIALIZERS))],
     }
 
     # -- hooks of the two estimators ---------------------------------------
@@ -169,9 +160,10 @@ class _BaseScratchMLP(BaseEstimator, ABC):
         out = validate_data(self, X, y, ensure_all_finite=False, **kwargs)
         no_y = isinstance(y, str) and y == "no_validation"
         X = out if no_y else out[0]
-        if not no_y and _compiled_pays(X, out[1], self):
-            compiled.load()  # before the fit's first kernel lookups, below
-        if check_finite and not (defer_finite and checks_while_taking(X)):
+        if not no_y:  # before the fit's first kernel lookups, below
+            hidden = _check_hidden_layer_sizes(self.hidden_layer_sizes)
+            _engines.prepare_backend(X, out[1], hidden, self.max_iter)
+        if check_finite and not (defer_finite and _engines.checks_while_taking(X)):
             _assert_finite(X, self)
         return out
 
@@ -185,11 +177,18 @@ class _BaseScratchMLP(BaseEstimator, ABC):
             not self.warm_start and not incremental
         )
         saved = _snapshot(self)
+        space, X, y, sample_weight = _namespaces.inputs_on_host(
+            self, X, y, sample_weight, first_pass
+        )
         # Stochastic solvers read every row of X in their first epoch: they
         # check X for NaN and infinities then, as they take each batch
         # (skscratch.core.rows), instead of in a pass of its own. Not with a
         # validation split, whose rows the training loop never takes.
-        defer_finite = self.solver in _STOCHASTIC_SOLVERS and not self.early_stopping
+        defer_finite = (
+            space is None
+            and self.solver in _STOCHASTIC_SOLVERS
+            and not self.early_stopping
+        )
         unchecked = False  # whether X's finiteness is still to be checked
         try:
             try:
@@ -205,10 +204,11 @@ class _BaseScratchMLP(BaseEstimator, ABC):
                 if y is not None:
                     _raise_if_not_finite(X, self)
                 raise
-            unchecked = defer_finite and checks_while_taking(X)
+            unchecked = defer_finite and _engines.checks_while_taking(X)
             sample_weight = _check_sample_weight(sample_weight, X)
             sample_weight = self._adjust_sample_weight(sample_weight, Y, incremental)
             layer_units = [X.shape[1], *hidden_layer_sizes, Y.shape[1]]
+            _check_activation(self.activation, len(hidden_layer_sizes))
             self._dropout = _dropout_rates(self.dropout, len(hidden_layer_sizes))
             if any(self._dropout) and self.solver not in _STOCHASTIC_SOLVERS:
                 raise ValueError(
@@ -217,11 +217,15 @@ class _BaseScratchMLP(BaseEstimator, ABC):
                     "and fresh dropout masks would change it every time."
                 )
             self._random_state = _check_random_state(self.random_state)
+            # Parameters take X's namespace, device and dtype ("like").
+            like = None if space is None else _namespaces.to_device(X[:0], space)
             if first_pass:
-                self._initialize(Y, layer_units, X.dtype)
+                self._initialize(Y, layer_units, X.dtype, like=like)
             else:
                 self._check_continuation(layer_units)
             network = self._network_for_training()
+            if space is not None:
+                X = _namespaces.to_device(X, space)  # trains on X's device
             if network.dropout_layers:
                 # Drawn only when there is dropout, so that without it the
                 # random draws stay scikit-learn's.
@@ -236,7 +240,7 @@ class _BaseScratchMLP(BaseEstimator, ABC):
                     _fit_lbfgs(self, network, X, Y, sample_weight, timer)
             finally:
                 end_callbacks(self.callbacks, self)
-            if not np.isfinite(network.params).all():
+            if not _engines.all_finite(network):
                 raise ValueError(_diverged_message(self))
         except BaseException:
             _restore(self, saved)
@@ -249,17 +253,23 @@ class _BaseScratchMLP(BaseEstimator, ABC):
             raise
         return self
 
-    def _initialize(self, Y, layer_units, dtype):
+    def _initialize(self, Y, layer_units, dtype, like=None):
         self.n_iter_ = 0
         self.t_ = 0
         self.n_outputs_ = Y.shape[1]
         self.n_layers_ = len(layer_units)
         self.out_activation_ = self._output_activation()
-        self._hidden_activation = self.activation
-        network = build_mlp(
-            layer_units, self.activation, dtype=dtype, dropout=self._dropout
+        self._hidden_activation = _activation_spec(self.activation)
+        network = _engines.build_network(
+            layer_units,
+            self._hidden_activation,
+            dtype=dtype,
+            dropout=self._dropout,
+            init=self.init,
+            rng=self._random_state,
+            loss=self._loss(),
+            like=like,
         )
-        network.initialize(self._random_state, factor=glorot_factor(self.activation))
         self._bind(network)
         self.__dict__.pop("_optimizer", None)
         self.__dict__.pop("_best_params", None)
@@ -285,14 +295,14 @@ class _BaseScratchMLP(BaseEstimator, ABC):
                 "warm_start=False, or keep hidden_layer_sizes and the data's "
                 "shape as they were."
             )
-        self._hidden_activation = self.activation
+        self._hidden_activation = _activation_spec(self.activation)
 
     def _fit_stochastic(
         self, network, X, Y, sample_weight, incremental, timer, check_rows=False
     ):
         params = network.params
         if not incremental or not hasattr(self, "_optimizer"):
-            self._optimizer = _make_optimizer(self, network)
+            self._optimizer = _engines.make_optimizer(self, network)
         if self.early_stopping and incremental:
             raise ValueError("partial_fit does not support early_stopping=True")
         validation = None
@@ -301,23 +311,14 @@ class _BaseScratchMLP(BaseEstimator, ABC):
                 # Early stopping switched on for a warm start: start its record.
                 _start_validation_record(self)
             if not hasattr(self, "_best_params"):
-                self._best_params = params.copy()
+                self._best_params = _engines.copy_params(network)
             X, Y, sample_weight, X_val, Y_val, sw_val = _split_validation(
                 self, X, Y, sample_weight
             )
             validation = (X_val, Y_val, self._decode_targets(Y_val), sw_val)
 
         batch_size = _batch_size(self, X.shape[0])
-        compress = worth_compressing(X, network.dtype, network.layer_units[1])
-        n_threads = plan_threads(
-            batch_size,
-            network.n_params,
-            network.dtype.itemsize,
-            compressed_input=compress,
-        )
-        trainer = DataParallel(
-            network, n_threads, compress_rows=compress, check_rows=check_rows
-        )
+        trainer = _engines.make_trainer(network, X, batch_size, check_rows)
         with trainer:
             try:
                 _run_epochs(
@@ -364,64 +365,62 @@ class _BaseScratchMLP(BaseEstimator, ABC):
             or (dropout is not None and network.dropout != dropout)
             or not network.is_bound_to(self.coefs_, self.intercepts_)
         ):
-            units = [self.coefs_[0].shape[0]] + [c.shape[1] for c in self.coefs_]
-            network = build_mlp(
-                units,
+            network = _engines.network_from(
+                self.coefs_,
+                self.intercepts_,
                 self._hidden_activation,
-                dtype=self.coefs_[0].dtype,
-                dropout=dropout,
+                dropout,
+                self._loss(),
             )
-            network.set_parameters(self.coefs_, self.intercepts_)
             self._bind(network)
         return network
 
-    def _forward(self, X, check_input=True):
-        """Network output (output activation applied) for ``X``."""
+    def _forward(self, X, check_input=True, method="predict"):
+        """Network output (output activation applied) for ``X``, as a
+        NumPy array whatever the namespace ``X`` is computed in; ``method``
+        names the caller in errors."""
         check_is_fitted(self)
+        _namespaces.check_same_namespace(self, X, method)
+        network = self._network_for_training()
+        if isinstance(network, _namespaces.NamespaceNetwork):
+            X = _namespaces.on_host(X)  # checked on the host, as in fit
+            if check_input:
+                X = self._check_data(
+                    X, accept_sparse=False, dtype=network.host_dtype, reset=False
+                )
+            return _engines.predict(network, network.net.asarray(X), None)
         dtype = self.coefs_[0].dtype
         if check_input:
             X = self._check_data(
                 X, accept_sparse="csr", dtype=dtype, reset=False, check_finite=False
             )
+            if not _engines.prediction_checks_values(network, X):
+                _assert_finite(X, self)
         elif X.dtype != dtype:
             X = X.astype(dtype)
-        network = self._network_for_training()
-        if (
-            X.shape[0] >= MIN_SPLIT_PREDICT_ROWS
-            and available_threads() > 1
-            and worth_compressing(X, network.dtype, network.layer_units[1])
-        ):
-            # The compressed first layer's products run on one core each:
-            # two threads, each with a share of the rows. Compressing tests
-            # every value for NaN and infinity on its way, which spares the
-            # separate pass over X.
-            try:
-                with DataParallel(network, n_threads=2, compress_rows=True) as dp:
-                    return dp.predict(X, self.out_activation_)
-            except NonFiniteRowsError:
-                _raise_if_not_finite(X, self)
-                raise
-        # Otherwise prediction is nearly all matrix products, which BLAS
-        # already runs on every core: no thread splitting.
-        if check_input:
-            _assert_finite(X, self)
-        return network.predict(X, self.out_activation_)
+        try:
+            return _engines.predict(network, X, self.out_activation_)
+        except _engines.NonFiniteRowsError:
+            _raise_if_not_finite(X, self)
+            raise
 
     def __getstate__(self):
         state = super().__getstate__()
         if state is self.__dict__:
             state = state.copy()
         state.pop("_network", None)
-        return state
+        return _namespaces.state_to_host(state)
 
     def __setstate__(self, state):
-        super().__setstate__(state)
+        super().__setstate__(_namespaces.state_from_host(state))
         if "coefs_" in self.__dict__ and "_hidden_activation" in self.__dict__:
             self._network_for_training()
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
+        # Non-NumPy arrays train on the reference engine (skscratch.nn).
+        tags.array_api_support = _namespaces.supported()
         return tags
 
     def __sklearn_is_fitted__(self):
@@ -457,28 +456,6 @@ def _constraints_of(cls):
 
 def _no_validation(constraints):
     return isinstance(constraints, str) and constraints == "no_validation"
-
-
-def _compiled_pays(X, y, estimator):
-    """Whether fitting ``estimator`` on ``X``, ``y`` loads the compiled
-    kernels (:func:`skscratch.core.compiled.load`), which only pays where
-    they save more time than importing Numba and loading them takes, in
-    proportion to the rows trained on times the parameters.
-
-    A network whose mini-batches the NumPy code would split between threads
-    (see :func:`~skscratch.core.parallel.plan_threads`) loads them too,
-    since the split adds the gradients in another order: its results must
-    not depend on whether an earlier job loaded the kernels. So does an
-    input that gets compressed (see
-    :func:`~skscratch.core.compressed.worth_compressing`).
-    """
-    units = [X.shape[1], *_check_hidden_layer_sizes(estimator.hidden_layer_sizes)]
-    units.append(y.shape[1] if y.ndim == 2 else 1)  # a class count is not known yet
-    n_params = sum((a + 1) * b for a, b in itertools.pairwise(units))
-    return (
-        X.shape[0] * estimator.max_iter * n_params >= MIN_COMPILED_WORK
-        or n_params * X.dtype.itemsize >= MIN_PARAM_BYTES
-    )
 
 
 def _assert_finite(X, estimator):
@@ -564,6 +541,21 @@ def _check_hidden_layer_sizes(hidden_layer_sizes):
     if any(size <= 0 for size in sizes):
         raise ValueError(f"hidden_layer_sizes must be > 0, got {sizes}.")
     return [int(size) for size in sizes]
+
+
+def _activation_spec(activation):
+    """The ``activation`` parameter as the network records it: a name or an
+    activation object as is, a list or tuple as a tuple."""
+    return tuple(activation) if isinstance(activation, list | tuple) else activation
+
+
+def _check_activation(activation, n_hidden):
+    """Check the ``activation`` parameter against the hidden layers, and the
+    derivative of every activation that is not a built-in one by finite
+    differences; raise ``ValueError`` otherwise."""
+    for entry in {id(a): a for a in hidden_activations(activation, n_hidden)}.values():
+        if entry is not ACTIVATIONS.get(entry.name):
+            check_derivative(entry)
 
 
 def _dropout_rates(dropout, n_hidden):

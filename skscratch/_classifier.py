@@ -3,13 +3,12 @@
 import numpy as np
 from sklearn.base import ClassifierMixin, _fit_context
 from sklearn.metrics import accuracy_score
-from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils._param_validation import StrOptions
-from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.metaestimators import available_if
-from sklearn.utils.multiclass import check_classification_targets, unique_labels
-from sklearn.utils.validation import column_or_1d
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, column_or_1d
 
+from . import _namespaces, _targets
 from ._base import (
     _STOCHASTIC_SOLVERS,
     _BaseScratchMLP,
@@ -18,6 +17,11 @@ from ._base import (
     _store_init_arguments,
 )
 from .core import get_loss
+from .core.losses import SquaredError
+
+# loss='squared_error': one logistic output per class, fitted to the one-hot
+# (or indicator) targets by squared error.
+_LOGISTIC_SQUARED_ERROR = SquaredError("logistic")
 
 
 class MLPClassifier(ClassifierMixin, _BaseScratchMLP):
@@ -25,20 +29,34 @@ class MLPClassifier(ClassifierMixin, _BaseScratchMLP):
 
     Same parameters, defaults, attributes and behaviour as scikit-learn's
     :class:`~sklearn.neural_network.MLPClassifier`; the network underneath is
-    :mod:`skscratch.core`. It minimises the log-loss: softmax cross-entropy
-    for multiclass targets, logistic cross-entropy for binary and multilabel
-    (indicator matrix) targets.
+    :mod:`skscratch.core`. By default it minimises the log-loss: softmax
+    cross-entropy for multiclass targets, logistic cross-entropy for binary
+    and multilabel (indicator matrix) targets. With ``loss='squared_error'``
+    it minimises the squared error of logistic outputs instead, the cost of
+    many "from scratch" tutorials (see :doc:`/from_the_tutorials`).
 
     Parameters
     ----------
     hidden_layer_sizes : array-like of shape (n_layers - 2,), default=(100,)
         Number of units of each hidden layer.
     activation : {'identity', 'logistic', 'tanh', 'relu', 'leaky_relu', \
-            'elu', 'gelu', 'softplus', 'silu'}, default='relu'
-        Activation function of the hidden layers. The last five are
+            'elu', 'gelu', 'softplus', 'silu', 'mish'}, CustomActivation \
+            or tuple of shape (n_layers - 2,), default='relu'
+        Activation function of the hidden layers. The last six names are
         skscratch additions: ``leaky_relu`` (slope 0.01 below zero), ``elu``
         (``exp(z) - 1`` below zero), ``gelu`` (``z * Phi(z)``, exact),
-        ``softplus`` (``log(1 + exp(z))``) and ``silu`` (``z * logistic(z)``).
+        ``softplus`` (``log(1 + exp(z))``), ``silu`` (``z * logistic(z)``)
+        and ``mish`` (``z * tanh(softplus(z))``). Also skscratch additions:
+
+        - a tuple (or list) with one entry per hidden layer, e.g.
+          ``('relu', 'tanh')`` for ``hidden_layer_sizes=(64, 32)``;
+        - an activation of your own, :class:`skscratch.CustomActivation`
+          ``(function, derivative)`` with ``function(z)`` returning ``f(z)``
+          and ``derivative(z, a)`` returning ``f'(z)`` element-wise (``a =
+          f(z)``), alone or as an entry of the tuple. ``fit`` checks the
+          derivative by finite differences and raises a ``ValueError`` when
+          it is wrong. Define both functions at the top level of a module
+          for the model to pickle; ONNX export refuses it.
     solver : {'lbfgs', 'sgd', 'adam', 'adamw', 'rmsprop'}, default='adam'
         - ``'lbfgs'``: full-batch quasi-Newton optimisation (scipy's
           L-BFGS-B); often best on small data sets.
@@ -105,6 +123,20 @@ class MLPClassifier(ClassifierMixin, _BaseScratchMLP):
         Number of epochs without improvement by ``tol`` before stopping.
     max_fun : int, default=15000
         Maximum number of loss evaluations of ``'lbfgs'``.
+    loss : {'log_loss', 'squared_error'}, default='log_loss'
+        What training minimises (skscratch addition for ``'squared_error'``):
+
+        - ``'log_loss'``: the cross-entropy of softmax (multiclass) or
+          logistic (binary, multilabel) outputs, scikit-learn's loss. Its
+          gradient with respect to the output scores is ``p - y``.
+        - ``'squared_error'``: ``1/2 * mean_k (a_k - y_k)^2``, scikit-learn's
+          convention, of one logistic output per class (one for binary
+          targets) against the one-hot or indicator targets. Its gradient
+          goes through the logistic's derivative, ``(a - y) a (1 - a) / K``
+          for ``K`` outputs (the tutorials' ``2 (a - y) sigma'(z)`` over
+          ``2 K``), not ``p - y``, which holds only for the canonical pairs;
+          it vanishes where an output saturates, so this loss learns more
+          slowly. :meth:`predict_proba` normalises multiclass outputs.
     dropout : float or array-like of shape (n_layers - 2,), default=0.0
         Inverted dropout after the hidden layers: in training, each hidden
         unit is zeroed with this probability (one rate for all hidden layers,
@@ -124,6 +156,26 @@ class MLPClassifier(ClassifierMixin, _BaseScratchMLP):
         iteration for ``'lbfgs'``), with a
         :class:`skscratch.callbacks.EpochRecord`; returning True stops
         training. See :mod:`skscratch.callbacks` (skscratch addition).
+    init : {'glorot', 'he', 'lecun'}, default='glorot'
+        How the initial weights and biases are drawn, all from ``U(-r, r)``
+        (skscratch addition for ``'he'`` and ``'lecun'``):
+
+        - ``'glorot'``: ``r = sqrt(6 / (fan_in + fan_out))`` (``2`` instead
+          of ``6`` for ``'logistic'``), scikit-learn's. Suits tanh, logistic
+          and identity, whose slope near 0 is what Glorot's scale assumes.
+        - ``'he'``: ``r = sqrt(6 / fan_in)``, variance ``2 / fan_in``. Suits
+          relu and its relatives (leaky_relu, elu, gelu, silu, mish): relu
+          zeroes half its inputs, so twice the variance keeps the signal
+          from fading layer after layer in deep networks.
+        - ``'lecun'``: ``r = sqrt(3 / fan_in)``, variance ``1 / fan_in``.
+          Suits tanh (LeCun's advice) and self-normalising activations (selu,
+          as a :class:`skscratch.CustomActivation`), which need this
+          variance: it keeps the forward variance of slope-1 activations.
+
+        Every scheme makes the same random draws in the same order, so the
+        shuffles that follow are the same whichever is chosen. A logistic
+        network that Glorot's small start leaves predicting a constant
+        (scikit-learn issue #31235) can learn from ``'lecun'`` or ``'he'``.
 
     Attributes
     ----------
@@ -161,8 +213,9 @@ class MLPClassifier(ClassifierMixin, _BaseScratchMLP):
     n_outputs_ : int
         Number of output units.
     out_activation_ : str
-        Output activation: ``'softmax'`` (multiclass) or ``'logistic'``
-        (binary, multilabel).
+        Output activation: ``'softmax'`` (multiclass with ``'log_loss'``) or
+        ``'logistic'`` (binary, multilabel, and every target with
+        ``'squared_error'``).
 
     See Also
     --------
@@ -184,6 +237,7 @@ class MLPClassifier(ClassifierMixin, _BaseScratchMLP):
 
     _parameter_constraints: dict = {
         **_BaseScratchMLP._parameter_constraints,
+        "loss": [StrOptions({"log_loss", "squared_error"})],
         "class_weight": [StrOptions({"balanced"}), dict, None],
     }
 
@@ -213,10 +267,12 @@ class MLPClassifier(ClassifierMixin, _BaseScratchMLP):
         epsilon=1e-8,
         n_iter_no_change=10,
         max_fun=15000,
+        loss="log_loss",
         dropout=0.0,
         class_weight=None,
         early_stopping_metric="score",
         callbacks=None,
+        init="glorot",
     ):
         # scikit-learn's convention: __init__ only stores its arguments,
         # unchanged, under the same names; fit validates them.
@@ -262,7 +318,7 @@ class MLPClassifier(ClassifierMixin, _BaseScratchMLP):
         -------
         self : MLPClassifier
         """
-        self._check_partial_fit_classes(y, classes)
+        _targets.check_partial_fit_classes(self, y, classes)
         return self._fit(
             X, y, sample_weight=sample_weight, incremental=True, classes=classes
         )
@@ -279,7 +335,8 @@ class MLPClassifier(ClassifierMixin, _BaseScratchMLP):
         y : ndarray of shape (n_samples,) or (n_samples, n_classes)
             Predicted labels (an indicator matrix for multilabel models).
         """
-        return self._outputs_to_predictions(self._forward(X))
+        y = self._outputs_to_predictions(self._forward(X))
+        return _namespaces.like_input(y, X)
 
     def predict_proba(self, X):
         """Probability estimates.
@@ -288,23 +345,31 @@ class MLPClassifier(ClassifierMixin, _BaseScratchMLP):
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
 
+        With ``loss='squared_error'`` and more than two classes, each
+        logistic output estimates its class's probability against the rest
+        (the squared error is a proper scoring rule) but nothing makes them
+        sum to 1: they are divided by their sum, row by row, which keeps
+        their order. Numbers in (0, 1) summing to 1, not calibrated ones.
+
         Returns
         -------
         proba : ndarray of shape (n_samples, n_classes)
             Columns in the order of ``classes_``. For multilabel models, the
             probability of each label independently.
         """
-        proba = self._forward(X)
+        proba = self._forward(X, method="predict_proba")
         if self.out_activation_ == "logistic":
             # The logistic function rounds to exactly 0 or 1 far from the
             # decision boundary; keep each label's probability strictly inside
             # (0, 1) so that its log and its complement stay informative.
             eps = np.finfo(proba.dtype).eps
             np.clip(proba, eps, 1 - eps, out=proba)
+            if self._one_logistic_per_class():
+                proba /= proba.sum(axis=1, keepdims=True)
         if self.n_outputs_ == 1:
             p = proba[:, 0]
-            return np.column_stack([1 - p, p])
-        return proba
+            proba = np.column_stack([1 - p, p])
+        return _namespaces.like_input(proba, X)
 
     def predict_log_proba(self, X):
         """Logarithm of :meth:`predict_proba`.
@@ -317,16 +382,18 @@ class MLPClassifier(ClassifierMixin, _BaseScratchMLP):
         -------
         log_proba : ndarray of shape (n_samples, n_classes)
         """
-        proba = self.predict_proba(X)
+        check_is_fitted(self)
+        _namespaces.check_same_namespace(self, X, "predict_log_proba")
+        proba = _namespaces.on_host(self.predict_proba(X))
         with np.errstate(divide="ignore"):
-            return np.log(proba, out=proba)
+            return _namespaces.like_input(np.log(proba, out=proba), X)
 
     # -- hooks ----------------------------------------------------------------
 
     def _validate_input(
         self, X, y, incremental, reset, classes=None, defer_finite=False
     ):
-        dtype = _fit_dtypes(X) if reset else self.coefs_[0].dtype
+        dtype = _fit_dtypes(X) if reset else _namespaces.host_dtype(self)
         X, y = self._check_data(
             X,
             y,
@@ -338,7 +405,7 @@ class MLPClassifier(ClassifierMixin, _BaseScratchMLP):
         )
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
-        counted = _count_integer_labels(y)
+        counted = _targets.count_integer_labels(y)
         if counted is None:
             check_classification_targets(y)  # integer labels always pass it
             labels = None
@@ -346,169 +413,46 @@ class MLPClassifier(ClassifierMixin, _BaseScratchMLP):
             labels = counted[0]
 
         if incremental and not hasattr(self, "classes_"):
-            self._set_classes(y, classes, from_partial_fit=True, labels=labels)
+            _targets.set_classes(self, y, classes, from_partial_fit=True, labels=labels)
         elif not hasattr(self, "classes_") or (not self.warm_start and not incremental):
-            self._set_classes(y, None, labels=labels)
+            _targets.set_classes(self, y, None, labels=labels)
         else:
-            self._check_classes_compatible(y, incremental, labels=labels)
-        return X, self._encode(y, X.dtype, counted)
-
-    def _encode(self, y, dtype, counted=None):
-        """Targets as the loss wants them: one column per class (multiclass),
-        one 0/1 column (binary), the indicator matrix (multilabel).
-
-        Built directly in the network's dtype: LabelBinarizer.transform would
-        first make an int64 matrix, 8 bytes per sample and class. ``counted``
-        is :func:`_count_integer_labels`'s result for ``y``, if it has one.
-        """
-        if y.ndim == 2:  # multilabel indicator
-            return np.asarray(y, dtype=dtype)
-        classes = self.classes_
-        if len(classes) <= 2:
-            positive = classes[-1] if len(classes) == 2 else None
-            return (y == positive).astype(dtype).reshape(-1, 1)
-        if counted is None:
-            index = np.searchsorted(classes, y)
-        else:
-            labels, inverse = counted
-            index = np.searchsorted(classes, labels)[inverse]
-        Y = np.zeros((y.shape[0], len(classes)), dtype=dtype)
-        Y[np.arange(y.shape[0]), index] = 1
-        return Y
-
-    def _set_classes(self, y, classes, from_partial_fit=False, labels=None):
-        """Fit the label binarizer and set ``classes_``; ``labels``: the
-        sorted distinct labels of a 1-D integer ``y``, if already known
-        (:func:`_count_integer_labels`)."""
-        if labels is not None and not from_partial_fit:
-            # The counted labels say what fit would find (no second pass).
-            binarizer = _binarizer_for_labels(labels)
-        elif y.ndim == 2:  # multilabel indicator
-            binarizer = LabelBinarizer().fit(y)
-            if classes is not None and not np.array_equal(
-                np.asarray(classes), binarizer.classes_
-            ):
-                raise ValueError(
-                    f"For a multilabel indicator y, `classes` must be "
-                    f"{binarizer.classes_.tolist()} (the column indices), got "
-                    f"{np.asarray(classes).tolist()}."
-                )
-        elif from_partial_fit:  # classes checked by _check_partial_fit_classes
-            binarizer = LabelBinarizer().fit(classes)
-            self._check_known_labels(y, binarizer.classes_, labels)
-        else:
-            binarizer = LabelBinarizer().fit(y)
-        self._label_binarizer = binarizer
-        self.classes_ = binarizer.classes_
-
-    def _check_partial_fit_classes(self, y, classes):
-        """``partial_fit``'s checks of ``classes``, made before the data are
-        validated, where scikit-learn makes them: a call with both wrong
-        gets the same error.
-
-        The first call needs ``classes``, except with a multilabel indicator
-        ``y`` (a skscratch addition: its labels are its columns); a later
-        call may repeat them, but not change them.
-        """
-        if not hasattr(self, "classes_"):
-            if classes is None and not (np.ndim(y) == 2 and np.shape(y)[1] > 1):
-                raise ValueError(
-                    "classes must be passed on the first call to partial_fit."
-                )
-        elif classes is not None and not np.array_equal(
-            unique_labels(classes), self.classes_
-        ):
+            _targets.check_classes_compatible(self, y, incremental, labels=labels)
+        if not reset and self._output_activation() != self.out_activation_:
             raise ValueError(
-                f"`classes={np.asarray(classes)!r}` is not the same as on the "
-                f"last call to partial_fit, was: {self.classes_!r}"
+                f"Cannot continue training with loss={self.loss!r}: the fitted "
+                f"network has a {self.out_activation_} output layer, and this "
+                f"loss needs a {self._output_activation()} one. Fit from "
+                "scratch (warm_start=False), or keep the loss it was fitted with."
             )
-
-    def _check_classes_compatible(self, y, incremental, labels=None):
-        if labels is None:
-            labels = unique_labels(y)
-        if self.warm_start and not incremental:
-            if set(labels) != set(self.classes_):
-                raise ValueError(
-                    "warm_start can only be used where `y` has the same classes as "
-                    f"in the previous call to fit. Previously got {self.classes_}, "
-                    f"`y` has {labels}"
-                )
-        else:
-            self._check_known_labels(y, self.classes_, labels)
-
-    @staticmethod
-    def _check_known_labels(y, classes, labels=None):
-        if labels is None:
-            labels = unique_labels(y)
-        if len(np.setdiff1d(labels, classes, assume_unique=True)):
-            raise ValueError(
-                f"`y` has classes not in `self.classes_`. `self.classes_` has "
-                f"{classes}. 'y' has {labels}."
-            )
+        return X, _targets.encode(y, self.classes_, X.dtype, counted)
 
     def _loss(self):
+        if self.loss == "squared_error":
+            return _LOGISTIC_SQUARED_ERROR
         return get_loss(
             "log_loss" if self.out_activation_ == "softmax" else "binary_log_loss"
         )
 
     def _adjust_sample_weight(self, sample_weight, Y, incremental):
-        if self.class_weight is None:
-            return sample_weight
-        if self._label_binarizer.y_type_.startswith("multilabel"):
-            raise ValueError(
-                "class_weight is not supported for multilabel targets; pass "
-                "sample_weight instead."
-            )
-        if incremental and self.class_weight == "balanced":
-            raise ValueError(
-                "class_weight='balanced' is not supported by partial_fit: one "
-                "chunk does not tell the class frequencies of the whole data. "
-                "Compute them once with sklearn.utils.class_weight."
-                "compute_class_weight('balanced', classes=classes, y=y) on the "
-                "full target (or a large sample of it) and pass the result as a "
-                "dict."
-            )
-        index = Y[:, 0].astype(np.intp) if Y.shape[1] == 1 else Y.argmax(axis=1)
-        per_class = compute_class_weight(
-            self.class_weight, classes=self.classes_, y=self.classes_[index]
-        )
-        weights = per_class[index].astype(Y.dtype)
-        if sample_weight is not None:
-            weights *= sample_weight
-        if not weights.any():
-            raise ValueError(
-                "The class weights give every sample a weight of zero: at least "
-                "one sample needs a positive weight to fit on."
-            )
-        return weights
+        return _targets.class_weighted(self, sample_weight, Y, incremental)
 
     def _output_activation(self):
-        if self._label_binarizer.y_type_ == "multiclass":
+        if self._label_binarizer.y_type_ == "multiclass" and self.loss == "log_loss":
             return "softmax"
         return "logistic"
 
-    def _outputs_to_predictions(self, outputs):
-        """Labels from the network's outputs (or from encoded targets), as
-        the label binarizer's ``inverse_transform`` gives them.
-
-        Its rules, applied directly: the class of the largest output
-        (multiclass; the first on ties), or an output above 0.5 (binary, each
-        label of a multilabel model). Its checks cost a third of a one-row
-        ``predict``.
-        """
-        binarizer, classes = self._label_binarizer, self.classes_
-        y_type = getattr(binarizer, "y_type_", None)
-        if getattr(binarizer, "sparse_input_", True):  # it returns sparse labels
-            y_type = None
-        if y_type == "multiclass" and outputs.shape[1] == len(classes) > 2:
-            return classes.take(outputs.argmax(axis=1))
-        if y_type == "binary" and outputs.shape[1] == 1 and len(classes) == 2:
-            return classes.take((outputs[:, 0] > 0.5).astype(np.intp))
-        if y_type == "multilabel-indicator":
-            return (outputs > 0.5).astype(np.intp)
-        return binarizer.inverse_transform(
-            outputs.ravel() if self.n_outputs_ == 1 else outputs
+    def _one_logistic_per_class(self):
+        """Whether the fitted network has one logistic output per class of a
+        multiclass target (``loss='squared_error'``)."""
+        return (
+            self.out_activation_ == "logistic"
+            and self._label_binarizer.y_type_ == "multiclass"
         )
+
+    def _outputs_to_predictions(self, outputs):
+        """Labels from the network's outputs (or from encoded targets)."""
+        return _targets.labels_from_outputs(self, outputs)
 
     def _decode_targets(self, Y):
         return self._outputs_to_predictions(Y)
@@ -519,7 +463,7 @@ class MLPClassifier(ClassifierMixin, _BaseScratchMLP):
     def _stratification_groups(self, Y):
         if Y.shape[1] == 1:
             return Y[:, 0]
-        if self.out_activation_ == "softmax":
+        if self._label_binarizer.y_type_ == "multiclass":
             return Y.argmax(axis=1)
         # Multilabel: each distinct combination of labels is a group.
         return np.unique(Y, axis=0, return_inverse=True)[1].ravel()
@@ -528,68 +472,6 @@ class MLPClassifier(ClassifierMixin, _BaseScratchMLP):
         tags = super().__sklearn_tags__()
         tags.classifier_tags.multi_label = True
         return tags
-
-
-def _binarizer_for_labels(labels):
-    """A :class:`~sklearn.preprocessing.LabelBinarizer` in the state its
-    ``fit`` leaves on a 1-D integer target whose distinct labels are
-    ``labels``.
-
-    For such a target the outcome of ``fit`` is known in advance: those
-    classes, and the type ``'binary'`` (up to two labels) or
-    ``'multiclass'``. ``fit`` would find it by checking and classifying the
-    target again, a noticeable part of a short fit's set-up.
-
-    Parameters
-    ----------
-    labels : ndarray of shape (n_labels,)
-        Sorted, distinct, of the target's integer dtype
-        (:func:`_count_integer_labels`).
-
-    Returns
-    -------
-    binarizer : LabelBinarizer
-    """
-    binarizer = LabelBinarizer()
-    binarizer.y_type_ = "binary" if len(labels) <= 2 else "multiclass"
-    binarizer.sparse_input_ = False
-    binarizer.classes_ = labels
-    return binarizer
-
-
-def _count_integer_labels(y):
-    """The distinct labels of a 1-D integer ``y`` and where each sample's is
-    among them, found by counting; None for any other ``y``.
-
-    scikit-learn's checks find a target's labels by hashing it, once per
-    check: four times in a fit. Integer labels in a range no wider than
-    ``y`` is long (class numbers, as a rule) are counted in one pass
-    instead, several times faster. Such a ``y`` is always a binary or
-    multiclass target,
-    so scikit-learn's check of the target type has nothing to reject.
-
-    Parameters
-    ----------
-    y : ndarray
-
-    Returns
-    -------
-    labels : ndarray of shape (n_labels,)
-        Sorted, of ``y``'s dtype.
-    inverse : ndarray of int of shape (n_samples,)
-        ``labels[inverse]`` is ``y``.
-    """
-    if y.ndim != 1 or y.dtype.kind not in "iu" or y.size == 0:
-        return None
-    low, high = int(y.min()), int(y.max())
-    if high - low > max(y.size, 1024) or high > np.iinfo(np.intp).max:
-        return None
-    offset = y.astype(np.intp)
-    offset -= low
-    present = np.flatnonzero(np.bincount(offset))
-    position = np.zeros(high - low + 1, np.intp)
-    position[present] = np.arange(present.size)
-    return (present + low).astype(y.dtype), position[offset]
 
 
 ScratchMLPClassifier = _renamed(MLPClassifier)

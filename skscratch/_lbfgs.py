@@ -5,10 +5,15 @@ import warnings
 
 from sklearn.exceptions import ConvergenceWarning
 
+from . import _engines
 from ._solvers import _diverged_message
-from .callbacks import EpochRecord, call_callbacks
-from .core import minimize_lbfgs
-from .core.parallel import plan_threads
+from .callbacks import (
+    EpochRecord,
+    begin_callbacks,
+    begin_epoch,
+    call_callbacks,
+    end_epochs,
+)
 
 
 def _fit_lbfgs(estimator, network, X, Y, sample_weight, timer):
@@ -36,9 +41,11 @@ def _fit_lbfgs(estimator, network, X, Y, sample_weight, timer):
         record = EpochRecord(iteration, value, None, None, timer(), estimator.max_iter)
         if call_callbacks(estimator.callbacks, estimator, record):
             raise StopIteration  # scipy ends the optimisation here
+        begin_epoch(estimator)
 
+    begin_callbacks(estimator, X, Y, sample_weight, estimator.max_iter, lbfgs=True)
     try:
-        result = minimize_lbfgs(
+        result = _engines.minimize_lbfgs(
             network,
             X,
             Y,
@@ -49,7 +56,6 @@ def _fit_lbfgs(estimator, network, X, Y, sample_weight, timer):
             max_fun=estimator.max_fun,
             tol=estimator.tol,
             callback=on_iteration,
-            n_threads=plan_threads(X.shape[0], network.n_params, full_batch=True),
         )
     except KeyboardInterrupt:
         warnings.warn("Training interrupted by user.")
@@ -71,3 +77,4 @@ def _fit_lbfgs(estimator, network, X, Y, sample_weight, timer):
     estimator.n_iter_ = min(result.nit, estimator.max_iter)
     estimator.loss_ = float(result.fun)
     estimator.best_loss_ = min([*estimator.loss_curve_, estimator.loss_])
+    end_epochs(estimator)

@@ -8,6 +8,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import column_or_1d
 
+from . import _namespaces
 from ._base import (
     _STOCHASTIC_SOLVERS,
     REGRESSION_LOSSES,
@@ -42,9 +43,11 @@ class MLPRegressor(RegressorMixin, _BaseScratchMLP):
     hidden_layer_sizes : array-like of shape (n_layers - 2,), default=(100,)
         Number of units of each hidden layer.
     activation : {'identity', 'logistic', 'tanh', 'relu', 'leaky_relu', \
-            'elu', 'gelu', 'softplus', 'silu'}, default='relu'
-        Activation function of the hidden layers; see
-        :class:`MLPClassifier`.
+            'elu', 'gelu', 'softplus', 'silu', 'mish'}, CustomActivation \
+            or tuple of shape (n_layers - 2,), default='relu'
+        Activation function of the hidden layers: one for all, or one per
+        hidden layer, each a name or a :class:`skscratch.CustomActivation`;
+        see :class:`MLPClassifier`.
     solver : {'lbfgs', 'sgd', 'adam', 'adamw', 'rmsprop'}, default='adam'
         Optimiser; see :class:`MLPClassifier`.
     alpha : float, default=0.0001
@@ -103,6 +106,12 @@ class MLPRegressor(RegressorMixin, _BaseScratchMLP):
     callbacks : list of callable, default=None
         Called after every epoch; see :mod:`skscratch.callbacks`
         (skscratch addition).
+    init : {'glorot', 'he', 'lecun'}, default='glorot'
+        How the initial weights are drawn: ``'glorot'`` (scikit-learn's,
+        for tanh, logistic and identity), ``'he'`` (variance ``2 /
+        fan_in``, for relu and its relatives) or ``'lecun'`` (variance ``1
+        / fan_in``, for tanh and self-normalising activations such as selu);
+        see :class:`MLPClassifier` (skscratch addition).
 
     Attributes
     ----------
@@ -200,6 +209,7 @@ class MLPRegressor(RegressorMixin, _BaseScratchMLP):
         dropout=0.0,
         early_stopping_metric="score",
         callbacks=None,
+        init="glorot",
     ):
         # scikit-learn's convention: __init__ only stores its arguments,
         # unchanged, under the same names; fit validates them.
@@ -254,14 +264,15 @@ class MLPRegressor(RegressorMixin, _BaseScratchMLP):
         -------
         y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
         """
-        return self._outputs_to_predictions(self._forward(X))
+        y = self._outputs_to_predictions(self._forward(X))
+        return _namespaces.like_input(y, X)
 
     # -- hooks ----------------------------------------------------------------
 
     def _validate_input(
         self, X, y, incremental, reset, classes=None, defer_finite=False
     ):
-        dtype = _fit_dtypes(X) if reset else self.coefs_[0].dtype
+        dtype = _fit_dtypes(X) if reset else _namespaces.host_dtype(self)
         X, y = self._check_data(
             X,
             y,

@@ -2,6 +2,8 @@
 
 import copy
 
+from .callbacks import FIT_CALLBACK_ATTRIBUTES
+
 
 def _snapshot(estimator):
     """Copy the fitted state of ``estimator``.
@@ -14,14 +16,15 @@ def _snapshot(estimator):
     Returns
     -------
     saved : dict
-        Deep copies of every attribute but the constructor parameters and
-        the network, which :func:`_restore` rebuilds from ``coefs_``.
+        Deep copies of every attribute but the constructor parameters, the
+        network, which :func:`_restore` rebuilds from ``coefs_``, and
+        scikit-learn's callback plumbing, which belongs to the run.
     """
-    params = set(estimator._get_param_names())
+    skipped = {*estimator._get_param_names(), "_network", *FIT_CALLBACK_ATTRIBUTES}
     return {
         key: copy.deepcopy(value)
         for key, value in estimator.__dict__.items()
-        if key not in params and key != "_network"
+        if key not in skipped
     }
 
 
@@ -36,6 +39,9 @@ def _restore(estimator, saved):
         What :func:`_snapshot` returned before the fit.
     """
     state = {key: getattr(estimator, key) for key in estimator._get_param_names()}
+    # scikit-learn tears its callbacks down after the fit, from these.
+    live = estimator.__dict__
+    state.update({key: live[key] for key in FIT_CALLBACK_ATTRIBUTES if key in live})
     state.update(saved)
     # One assignment: another thread never sees the model half-restored.
     estimator.__dict__ = state

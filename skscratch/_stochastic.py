@@ -8,56 +8,13 @@ from sklearn.exceptions import ConvergenceWarning
 
 from ._solvers import _diverged_message
 from ._validation import _update_no_improvement_count
-from .callbacks import EpochRecord, call_callbacks
-from .core import make_optimizer
-
-
-def _make_optimizer(estimator, network):
-    """The core optimizer that ``estimator.solver`` names.
-
-    Parameters
-    ----------
-    estimator : _BaseScratchMLP
-        Gives the solver and its parameters.
-    network : Network
-        Its ``params`` are what the optimizer updates.
-
-    Returns
-    -------
-    optimizer : Optimizer
-    """
-    params = network.params
-    schedule = dict(lr_schedule=estimator.learning_rate, power_t=estimator.power_t)
-    if estimator.solver == "sgd":
-        return make_optimizer(
-            "sgd",
-            params,
-            learning_rate_init=estimator.learning_rate_init,
-            momentum=estimator.momentum,
-            nesterov=estimator.nesterovs_momentum,
-            **schedule,
-        )
-    if estimator.solver == "rmsprop":
-        return make_optimizer(
-            "rmsprop",
-            params,
-            learning_rate_init=estimator.learning_rate_init,
-            rho=estimator.beta_2,
-            epsilon=estimator.epsilon,
-            **schedule,
-        )
-    adam = dict(
-        learning_rate_init=estimator.learning_rate_init,
-        beta_1=estimator.beta_1,
-        beta_2=estimator.beta_2,
-        epsilon=estimator.epsilon,
-    )
-    if estimator.solver == "adamw":
-        return make_optimizer(
-            "adamw", params, n_decayed=network.n_weights, **adam, **schedule
-        )
-    # Plain Adam ignores learning_rate, as scikit-learn's does.
-    return make_optimizer("adam", params, **adam)
+from .callbacks import (
+    EpochRecord,
+    begin_callbacks,
+    begin_epoch,
+    call_callbacks,
+    end_epochs,
+)
 
 
 def _batch_size(estimator, n_samples):
@@ -115,7 +72,10 @@ def _run_epochs(
     # of that size, and makes the same draws whatever the dtype.
     sample_idx = np.arange(n_samples, dtype=np.intp)
     estimator.n_iter_ = 0
+    max_epochs = 1 if incremental else estimator.max_iter
+    begin_callbacks(estimator, X, Y, sample_weight, max_epochs)
     for _ in range(estimator.max_iter):
+        begin_epoch(estimator)
         if estimator.shuffle:
             sample_idx = _shuffled(sample_idx, estimator._random_state)
         accumulated_loss = _train_one_epoch(
@@ -143,6 +103,7 @@ def _run_epochs(
                 "reached and the optimization hasn't converged yet.",
                 ConvergenceWarning,
             )
+    end_epochs(estimator)
 
 
 def _train_one_epoch(

@@ -5,6 +5,8 @@ import math
 import numpy as np
 from sklearn.model_selection import train_test_split
 
+from ._namespaces import take_rows
+
 
 def _start_validation_record(estimator):
     """Empty the validation curves and reset the best values seen.
@@ -61,7 +63,8 @@ def _split_validation(estimator, X, Y, sample_weight):
     sw_train = sw_val = None
     if sample_weight is not None:
         sw_train, sw_val = sample_weight[train], sample_weight[val]
-    return X[train], Y[train], sw_train, X[val], Y[val], sw_val
+    X_train, X_val = take_rows(X, train), take_rows(X, val)
+    return X_train, Y[train], sw_train, X_val, Y[val], sw_val
 
 
 def _evaluate_validation(estimator, trainer, X, Y, y, sample_weight):

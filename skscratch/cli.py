@@ -67,6 +67,8 @@ ACTIVATIONS = HIDDEN_ACTIVATIONS
 _SKLEARN_ACTIVATIONS = ACTIVATIONS[:4]
 _SKLEARN_SOLVERS = SOLVERS[:3]
 _SKLEARN_LOSSES = REGRESSION_LOSSES[:2]
+# What the classifier's ``loss`` accepts, its default first.
+CLASSIFICATION_LOSSES = ("log_loss", "squared_error")
 
 # A numeric CSV target with at most this many distinct integer values is taken
 # as class labels when --task is auto.
@@ -324,10 +326,11 @@ def _add_model_options(model):
     )
     model.add_argument(
         "--loss",
-        choices=REGRESSION_LOSSES,
-        default="squared_error",
-        help="loss of a regression (default: squared_error); classification "
-        "always minimises the log-loss",
+        choices=tuple(dict.fromkeys(CLASSIFICATION_LOSSES + REGRESSION_LOSSES)),
+        default=None,
+        help="loss to minimise: log_loss (default) or squared_error (of "
+        "logistic outputs) for a classification; squared_error (default), "
+        "poisson, absolute_error or huber for a regression",
     )
 
 
@@ -689,7 +692,7 @@ def make_models(args, is_classification, scale_inputs=True):
     verbose = not (args.quiet or args.progress or args.compare_sklearn)
     extra = dict(dropout=args.dropout, callbacks=callbacks, verbose=verbose)
     if is_classification:
-        ours = ScratchMLPClassifier(**params, **extra)
+        ours = ScratchMLPClassifier(loss=args.loss, **params, **extra)
     else:
         ours = ScratchMLPRegressor(loss=args.loss, **params, **extra)
     scale_inputs = scale_inputs and args.scale
@@ -743,6 +746,36 @@ def fitted_mlp(model):
     return model
 
 
+def _resolve_loss(loss, is_classification):
+    """The ``--loss`` to train with: the task's default when none was given.
+
+    Parameters
+    ----------
+    loss : str or None
+        As parsed.
+    is_classification : bool
+
+    Returns
+    -------
+    loss : str
+
+    Raises
+    ------
+    UsageError
+        For a loss the task's estimator does not have.
+    """
+    allowed = CLASSIFICATION_LOSSES if is_classification else REGRESSION_LOSSES
+    if loss is None:
+        return allowed[0]
+    if loss not in allowed:
+        task = "classification" if is_classification else "regression"
+        raise UsageError(
+            f"--loss {loss} does not apply to a {task}; choose from "
+            + ", ".join(allowed)
+        )
+    return loss
+
+
 def _check_comparable(args, is_classification):
     """Refuse --compare-sklearn with options scikit-learn's MLP lacks."""
     problems = []
@@ -752,7 +785,7 @@ def _check_comparable(args, is_classification):
         problems.append(f"--solver {args.solver}")
     if np.any(np.asarray(args.dropout) > 0):
         problems.append("--dropout")
-    if not is_classification and args.loss not in _SKLEARN_LOSSES:
+    if args.loss not in (("log_loss",) if is_classification else _SKLEARN_LOSSES):
         problems.append(f"--loss {args.loss}")
     if problems:
         raise UsageError(
@@ -916,6 +949,7 @@ def _load(parser, args):
         start = time.perf_counter()
         data = load_data(args)
         seconds = time.perf_counter() - start
+        args.loss = _resolve_loss(args.loss, data.is_classification)
         if args.compare_sklearn:
             _check_comparable(args, data.is_classification)
     except UsageError as exc:

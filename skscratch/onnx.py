@@ -35,12 +35,15 @@ turns the probabilities into one ``{label: probability}`` dict per sample;
 False keeps the matrix; ``"columns"`` gives one output per class),
 ``output_class_labels`` and ``nocl`` (labels are class indices).
 
-Every hidden activation converts. onnxruntime has no float64 kernel for
-``Elu``, ``Softplus`` and ``Erf``, and ``LeakyRelu`` takes its slope as a
-float32 attribute; so a float64 graph writes leaky_relu, elu and softplus
-with elementary operators, and evaluates gelu's ``Erf`` in float32: a
-float64 gelu model agrees with ``predict`` to about 1e-7 instead of to
-rounding.
+Every built-in hidden activation converts, one per hidden layer when
+``activation`` is a tuple (mish as ``z * tanh(softplus(z))``, since ONNX's
+``Mish`` needs opset 18); a :class:`~skscratch.CustomActivation` does not
+(ONNX cannot run Python code): converting raises ``NotImplementedError``.
+onnxruntime has no float64 kernel for ``Elu``, ``Softplus`` and ``Erf``, and
+``LeakyRelu`` takes its slope as a float32 attribute; so a float64 graph
+writes leaky_relu, elu, softplus and mish with elementary operators, and
+evaluates gelu's ``Erf`` in float32: a float64 gelu model agrees with
+``predict`` to about 1e-7 instead of to rounding.
 """
 
 import numbers
@@ -63,8 +66,11 @@ except ImportError as exc:  # pragma: no cover - exercised without the extra
         'exported models). Install them with: pip install "skscratch[onnx]"'
     ) from exc
 
+from . import _namespaces
+from ._base import HIDDEN_ACTIVATIONS
 from ._classifier import MLPClassifier, ScratchMLPClassifier
 from ._regressor import MLPRegressor, ScratchMLPRegressor
+from .core.activations import ACTIVATIONS, hidden_activations
 
 __all__ = ["MIN_OPSET"]
 
@@ -204,6 +210,11 @@ def _silu(g, z):
     return g.node("Mul", [z, g.node("Sigmoid", z)])
 
 
+def _mish(g, z):
+    # z * tanh(softplus(z)), softplus as above (ONNX's Mish needs opset 18).
+    return g.node("Mul", [z, g.node("Tanh", _softplus(g, z))])
+
+
 def _softmax(g, z):
     return g.node("Softmax", z, axis=1)
 
@@ -222,31 +233,56 @@ _ACTIVATIONS = {
     "gelu": _gelu,
     "softplus": _softplus,
     "silu": _silu,
+    "mish": _mish,
     "softmax": _softmax,
     "exp": _exp,
 }
 
 
-def _forward(g, model, input_name):
-    """Nodes of the network's forward pass; returns the output's name."""
+def _activation_names(model):
+    """The name of each layer's activation, hidden layers then the output.
+
+    Raises ``NotImplementedError`` for an activation ONNX cannot express: a
+    custom Python one (:class:`skscratch.CustomActivation`), or a name this
+    module does not know.
+    """
     hidden = getattr(model, "_hidden_activation", model.activation)
-    for name in (hidden, model.out_activation_):
+    names = []
+    for i, entry in enumerate(hidden_activations(hidden, len(model.coefs_) - 1)):
+        if entry is not ACTIVATIONS.get(entry.name):
+            raise NotImplementedError(
+                f"skscratch.onnx cannot convert the custom activation {entry!r} "
+                f"of hidden layer {i + 1}: ONNX cannot run Python code. Refit "
+                f"with built-in activations ({', '.join(HIDDEN_ACTIVATIONS)}) to "
+                "export the model."
+            )
+        names.append(entry.name)
+    names.append(model.out_activation_)
+    for name in names:
         if name not in _ACTIVATIONS:
             raise NotImplementedError(
                 f"skscratch.onnx cannot convert the activation {name!r}; it "
                 f"knows {sorted(_ACTIVATIONS)}."
             )
+    return names
+
+
+def _forward(g, model, input_name):
+    """Nodes of the network's forward pass; returns the output's name."""
+    names = _activation_names(model)
     a = g.cast(input_name, g.proto)
-    last = len(model.coefs_) - 1
-    for i, (W, b) in enumerate(zip(model.coefs_, model.intercepts_, strict=True)):
+    layers = zip(model.coefs_, model.intercepts_, names, strict=True)
+    for W, b, name in layers:
+        # A model fitted on another array namespace (a GPU) exports the same.
+        W, b = _namespaces.on_host(W, b)
         z = g.node("MatMul", [a, g.const(W, seed="coefficient")])
         z = g.node("Add", [z, g.const(b.reshape(1, -1), seed="intercept")])
-        a = _ACTIVATIONS[model.out_activation_ if i == last else hidden](g, z)
+        a = _ACTIVATIONS[name](g, z)
     return a
 
 
 def _compute_dtype(model):
-    dtype = np.dtype(model.coefs_[0].dtype)
+    dtype = _namespaces.host_dtype(model)
     if dtype not in _PROTO:
         raise TypeError(f"Cannot export a network with {dtype} weights.")
     return dtype
@@ -354,6 +390,11 @@ def _convert_classifier(scope, operator, container):
         p = g.node("Clip", [p, g.const(eps), g.const(1 - eps)])
         if model.n_outputs_ == 1:
             p = g.node("Concat", [g.node("Sub", [g.const([[1.0]]), p]), p], axis=1)
+        elif model._one_logistic_per_class():  # loss='squared_error'
+            # Row sums as a product with ones: ReduceSum's axes moved from
+            # attribute to input at opset 13.
+            ones = g.const(np.ones((model.n_outputs_, 1)))
+            p = g.node("Div", [p, g.node("MatMul", [p, ones])])
     if out_proto == g.proto:
         g.node("Identity", p, proba_out)
     else:

@@ -8,6 +8,13 @@ optimizer state kept for ``partial_fit`` and ``warm_start`` (for example
 ``skscratch.core.optimizers.Adam``). Both are plain containers of NumPy
 arrays and numbers, rebuilt without running any code from the file.
 
+A model fitted with a :class:`~skscratch.CustomActivation` also holds that
+object, which only refers to the user's ``function`` and ``derivative``
+(trusted here). skops reports the two functions under their own names
+(``mymodule.my_function``) and never trusts them by default, since loading
+imports their module: pass them in ``trusted`` once you have checked that the
+file names the functions you expect.
+
 This module lists those types (:data:`TRUSTED_TYPES`) and loads a file only
 when every type skops reports as untrusted is one of them (or one the caller
 trusts explicitly)::
@@ -35,9 +42,12 @@ except ImportError as exc:  # pragma: no cover - exercised without the extra
         'skscratch.skops needs skops. Install it with: pip install "skscratch[skops]"'
     ) from exc
 
+from . import nn
 from ._classifier import MLPClassifier, ScratchMLPClassifier
 from ._regressor import MLPRegressor, ScratchMLPRegressor
 from .core import optimizers
+from .core.activations import CustomActivation
+from .embedding import MLPEmbedding
 
 __all__ = ["TRUSTED_TYPES", "dump", "dumps", "load", "loads"]
 
@@ -52,6 +62,7 @@ TRUSTED_TYPES = tuple(
         _qualified_name(cls)
         for cls in (
             MLPClassifier,
+            MLPEmbedding,
             MLPRegressor,
             ScratchMLPClassifier,
             ScratchMLPRegressor,
@@ -60,6 +71,14 @@ TRUSTED_TYPES = tuple(
             optimizers.AdamW,
             optimizers.RMSprop,
             optimizers.LearningRateSchedule,
+            # A model fitted on another array namespace keeps the reference
+            # engine's optimizers (their arrays saved as NumPy's).
+            nn.SGD,
+            nn.Adam,
+            nn.AdamW,
+            nn.RMSprop,
+            nn.Schedule,
+            CustomActivation,
         )
     )
 )

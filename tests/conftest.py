@@ -1,6 +1,13 @@
 """Data sets shared by the tests: scikit-learn's bundled ones, standardised
 (no download, no MNIST needed)."""
 
+import os
+
+# scikit-learn's array-API dispatch (tests/test_array_api.py and the
+# array-API estimator checks) needs SciPy's array-API mode, which SciPy reads
+# once, at import: before anything here imports it.
+os.environ.setdefault("SCIPY_ARRAY_API", "1")
+
 import pytest
 from sklearn.datasets import load_diabetes, load_digits, load_iris
 from sklearn.preprocessing import StandardScaler

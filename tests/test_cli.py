@@ -235,6 +235,39 @@ def test_regression_loss_option(capsys):
     assert "ScratchMLPRegressor on diabetes" in capsys.readouterr().out
 
 
+def test_classification_squared_error_loss(capsys):
+    """Seed 002's network on the digits: logistic everywhere, squared error
+    of the logistic outputs, plain SGD."""
+    argv = [
+        "--hidden", "16,16", "--activation", "logistic", "--loss", "squared_error",
+        "--solver", "sgd", "--learning-rate", "1", "--batch-size", "10",
+        "--epochs", "20", "--quiet",
+    ]  # fmt: skip
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "ScratchMLPClassifier on digits" in out
+    assert float(out.split("test accuracy: ")[1].split()[0]) > 0.9
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--loss", "huber"], "--loss huber does not apply to a classification"),
+        (["--loss", "poisson"], "choose from log_loss, squared_error"),
+        (
+            ["--dataset", "diabetes", "--loss", "log_loss"],
+            "--loss log_loss does not apply to a regression",
+        ),
+    ],
+)
+def test_loss_that_does_not_fit_the_task_is_refused(argv, message, capsys):
+    assert main([*argv, "--epochs", "1"]) == 2
+    err = capsys.readouterr().err
+    assert message in err
+    assert err.splitlines()[-1].startswith("python -m skscratch: error: --loss")
+    assert "Iteration" not in capsys.readouterr().out  # refused before training
+
+
 @pytest.mark.parametrize(
     "argv, message",
     [
@@ -292,6 +325,7 @@ def test_compare_sklearn_quiet_regression(capsys):
         (["--solver", "rmsprop"], "--solver rmsprop"),
         (["--dropout", "0.5"], "--dropout"),
         (["--dataset", "diabetes", "--loss", "huber"], "--loss huber"),
+        (["--loss", "squared_error"], "--loss squared_error"),
     ],
 )
 def test_compare_sklearn_refuses_skscratch_only_options(extra, named, capsys):

@@ -4,8 +4,10 @@ The defaults are what ``check_estimator`` would see from a user; the other
 configurations cover the remaining solvers and a deeper tanh network, which go
 through different code paths (full-batch L-BFGS, momentum SGD, several hidden
 layers), and skscratch's additions (new solvers, activations, losses,
-callbacks). Every classifier configuration also runs scikit-learn's
-class-weight check, since ``class_weight`` is a parameter. Dropout is left
+callbacks, the classifier's squared error, per-layer activations, He's
+initialisation). Every classifier configuration
+also runs scikit-learn's class-weight check, since ``class_weight`` is a
+parameter. Dropout is left
 out: fitting on repeated rows draws different masks than fitting on weighted
 rows, so scikit-learn's sample-weight equivalence check cannot hold for it.
 """
@@ -15,6 +17,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skscratch import (
     MLPClassifier,
+    MLPEmbedding,
     MLPRegressor,
     ScratchMLPClassifier,
     ScratchMLPRegressor,
@@ -48,6 +51,21 @@ ESTIMATORS = [
         solver="rmsprop", activation="elu", early_stopping_metric="loss"
     ),
     ScratchMLPRegressor(loss="huber", activation="silu", solver="adamw"),
+    # One activation per hidden layer (mish among them), and He's initialisation.
+    ScratchMLPClassifier(hidden_layer_sizes=(8, 6), activation=("relu", "mish")),
+    ScratchMLPRegressor(solver="lbfgs", activation="leaky_relu", init="he"),
+    # Squared error of logistic outputs, normalised by predict_proba.
+    ScratchMLPClassifier(loss="squared_error", activation="logistic", solver="lbfgs"),
+]
+
+# The embedding transformer, around a classifier and a deeper regressor: it is
+# held to the transformer contract (set_output, feature names, dtypes).
+ESTIMATORS += [
+    MLPEmbedding(ScratchMLPClassifier(hidden_layer_sizes=(6,), random_state=0)),
+    MLPEmbedding(
+        ScratchMLPRegressor(hidden_layer_sizes=(8, 4), solver="lbfgs", random_state=0),
+        layer=1,
+    ),
 ]
 
 

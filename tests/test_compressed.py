@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from skscratch import ScratchMLPClassifier, ScratchMLPRegressor, _base
+from skscratch import ScratchMLPClassifier, ScratchMLPRegressor, _base, _engines
 from skscratch.core import build_mlp, compiled, compressed, parallel
 from skscratch.core.compressed import (
     CompressedRows,
@@ -349,8 +349,8 @@ def test_large_predictions_split_and_compress(monkeypatch):
     reg.fit(X, y)
     expected = reg._network_for_training().predict(X, reg.out_activation_)
     used = _spy_compressed_trainers(monkeypatch)
-    monkeypatch.setattr(_base, "MIN_SPLIT_PREDICT_ROWS", 1000)
-    monkeypatch.setattr(_base, "available_threads", lambda: 2)
+    monkeypatch.setattr(_engines, "MIN_SPLIT_PREDICT_ROWS", 1000)
+    monkeypatch.setattr(_engines, "available_threads", lambda: 2)
     np.testing.assert_allclose(reg.predict(X), expected.ravel(), rtol=1e-5, atol=1e-6)
     assert used == [True]
     # Below the threshold, or on dense rows, the plain path.
@@ -366,8 +366,8 @@ def test_large_predictions_check_the_values_as_they_compress(monkeypatch, value)
     X = _mostly_zeros(3000, 100, 0.2, np.float32)
     clf = ScratchMLPClassifier(hidden_layer_sizes=(128,), max_iter=2, random_state=0)
     clf.fit(X, (X[:, 0] > 0).astype(int))
-    monkeypatch.setattr(_base, "MIN_SPLIT_PREDICT_ROWS", 1000)
-    monkeypatch.setattr(_base, "available_threads", lambda: 2)
+    monkeypatch.setattr(_engines, "MIN_SPLIT_PREDICT_ROWS", 1000)
+    monkeypatch.setattr(_engines, "available_threads", lambda: 2)
     passes = []
     real_check = _base._assert_finite
 

@@ -21,7 +21,8 @@ from sklearn.utils.multiclass import unique_labels
 
 import skscratch._validation as validation_module
 from skscratch import ScratchMLPClassifier, ScratchMLPRegressor
-from skscratch._classifier import _binarizer_for_labels, _count_integer_labels
+from skscratch._targets import binarizer_for_labels as _binarizer_for_labels
+from skscratch._targets import count_integer_labels as _count_integer_labels
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 

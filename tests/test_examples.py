@@ -20,10 +20,12 @@ FAST = {
     "plot_loss_curves.py": "loss_curves.png",
     "plot_activations.py": "activations.png",
     "plot_dropout.py": "dropout.png",
+    "plot_squared_error_vs_cross_entropy.py": "squared_error_vs_cross_entropy.png",
 }
 NEED_MNIST = {
     "plot_mnist.py": "mnist.png",
     "plot_mnist_weights.py": "mnist_weights.png",
+    "plot_mnist_tutorials.py": "mnist_tutorials.png",
 }
 
 pytestmark = pytest.mark.skipif(

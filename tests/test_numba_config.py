@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 import skscratch
-from skscratch import ScratchMLPClassifier, _base
+from skscratch import ScratchMLPClassifier, _engines
 from skscratch.core import compiled
 
 needs_numba = pytest.mark.skipif(
@@ -32,7 +32,7 @@ needs_numba = pytest.mark.skipif(
 # layer, and a prediction large enough to be split between two threads.
 _COMPRESSED_FIT = """
 import numpy as np
-from skscratch import ScratchMLPClassifier, _base
+from skscratch import ScratchMLPClassifier, _engines
 from skscratch.core import compiled, compressed
 
 rng = np.random.default_rng(0)
@@ -48,7 +48,7 @@ compressed.MAX_DENSITY = 0.0  # the same fit on the dense path
 dense_fit = ScratchMLPClassifier(**clf.get_params()).fit(X[:1000], y[:1000])
 compressed.MAX_DENSITY = 0.25
 np.testing.assert_allclose(clf.loss_curve_, dense_fit.loss_curve_, rtol=1e-4)
-_base.available_threads = lambda: 2  # the split prediction, on any machine
+_engines.available_threads = lambda: 2  # the split prediction, on any machine
 proba = clf.predict_proba(X)
 dense = clf._network_for_training().predict(X, clf.out_activation_)
 np.testing.assert_allclose(proba[:, 1:], dense, rtol=1e-4, atol=1e-6)
@@ -191,8 +191,7 @@ def test_small_jobs_leave_numba_unimported():
 
 def _kernels_pay(n_samples, n_features, hidden, max_iter, dtype=np.float32):
     X = np.broadcast_to(dtype(1), (n_samples, n_features))  # takes no memory
-    estimator = ScratchMLPClassifier(hidden_layer_sizes=hidden, max_iter=max_iter)
-    return _base._compiled_pays(X, np.zeros(n_samples), estimator)
+    return _engines.compiled_pays(X, np.zeros(n_samples), hidden, max_iter)
 
 
 def test_which_jobs_load_the_kernels():

@@ -20,6 +20,8 @@ PAGES = [
     "docs/index.rst",
     "docs/getting_started.rst",
     "docs/ecosystem.rst",
+    "docs/from_the_tutorials.rst",
+    "docs/gpu.rst",
 ]
 # Top-level modules of the optional extras: a block importing one that is
 # missing is skipped, not failed.
@@ -35,6 +37,7 @@ OPTIONAL = {
     "skl2onnx",
     "skops",
     "tqdm",
+    "torch",
 }
 
 pytestmark = pytest.mark.skipif(

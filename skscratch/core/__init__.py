@@ -1,7 +1,10 @@
-"""skscratch's numerical core: backpropagation in NumPy.
+"""skscratch's fast CPU backend: backpropagation in in-place NumPy.
 
-This package knows nothing of scikit-learn. It is what the estimators run on,
-and it is meant to be read and used directly:
+This package knows nothing of scikit-learn. The estimators train NumPy and
+SciPy-sparse input on it; it computes the same steps as the reference engine,
+:mod:`skscratch.nn` (which the documentation teaches from), with reused
+buffers, optional Numba kernels, threads and compressed rows, and is tested
+equal to it:
 
 - :mod:`~skscratch.core.activations`: activation functions beside their
   derivatives;
@@ -10,7 +13,7 @@ and it is meant to be read and used directly:
   each with ``forward`` and ``backward``;
 - :mod:`~skscratch.core.network`: layers stacked over one flat parameter
   vector, the objective and its gradient;
-- :mod:`~skscratch.core.initializers`: Glorot initialisation;
+- :mod:`~skscratch.core.initializers`: Glorot, He and LeCun initialisation;
 - :mod:`~skscratch.core.optimizers`: SGD with momentum, Adam, AdamW, RMSprop;
 - :mod:`~skscratch.core.penalty`: the L2 penalty's value and gradient;
 - :mod:`~skscratch.core.compiled`: the update rules and a few element-wise
@@ -38,9 +41,15 @@ that gradient checked against finite differences:
 True
 """
 
-from .activations import ACTIVATIONS, Activation, get_activation
+from .activations import (
+    ACTIVATIONS,
+    Activation,
+    CustomActivation,
+    check_derivative,
+    get_activation,
+)
 from .gradcheck import GradientCheck, check_gradients
-from .initializers import glorot_uniform
+from .initializers import glorot_uniform, init_bound
 from .layers import ActivationLayer, Dense, Dropout, Layer
 from .lbfgs import minimize_lbfgs
 from .losses import LOSSES, Loss, get_loss
@@ -63,6 +72,7 @@ __all__ = [
     "ActivationLayer",
     "Adam",
     "AdamW",
+    "CustomActivation",
     "Dense",
     "Dropout",
     "GradientCheck",
@@ -73,10 +83,12 @@ __all__ = [
     "Optimizer",
     "RMSprop",
     "build_mlp",
+    "check_derivative",
     "check_gradients",
     "get_activation",
     "get_loss",
     "glorot_uniform",
+    "init_bound",
     "make_optimizer",
     "minimize_lbfgs",
 ]

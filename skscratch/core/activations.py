@@ -28,6 +28,14 @@ An activation whose forward pass computes ``f'(z)`` anyway (relu's mask
 ``z > 0``) sets ``keeps_derivative``: its ``forward`` then also accepts a
 ``derivative`` array to write ``f'(z)`` into, and its ``backward`` a
 ``derivative`` to multiply by, so backward does not compute it a second time.
+
+An activation of one's own need not follow this in-place protocol:
+:class:`CustomActivation` takes a plain ``function(z)`` and
+``derivative(z, a)`` and adapts them to it, and :func:`check_derivative`
+compares such a derivative with finite differences of its function (the
+estimators run it when they fit). :func:`hidden_activations` turns the
+estimators' ``activation`` parameter, one activation or one per hidden layer,
+into the list the network is built from.
 """
 
 import math
@@ -350,6 +358,41 @@ class SiLU(Activation):
         return grad
 
 
+class Mish(Activation):
+    """``f(z) = z * tanh(softplus(z))`` and
+    ``f'(z) = t + z s (1 - t^2)`` with ``t = tanh(softplus(z))`` and
+    ``s = logistic(z)``, the derivative of ``softplus``.
+
+    A smooth, non-monotonic relu (Misra, 2019), close to silu. Softplus is
+    computed as ``logaddexp(0, z)``, so nothing overflows; the derivative
+    needs ``z``, so the layer keeps its input.
+    """
+
+    name = "mish"
+    needs_input = True
+
+    def forward(self, z, out):
+        if out is z:
+            # z is still needed after the softplus: a temporary for tanh.
+            out *= np.tanh(np.logaddexp(0, z))
+            return out
+        np.logaddexp(0, z, out=out)
+        np.tanh(out, out=out)
+        out *= z
+        return out
+
+    def backward(self, grad, a, z=None):
+        t = np.tanh(np.logaddexp(0, z))
+        # t + z s (1 - t^2), built in one temporary.
+        factor = t * t
+        np.subtract(1, factor, out=factor)
+        factor *= expit(z)
+        factor *= z
+        factor += t
+        grad *= factor
+        return grad
+
+
 ACTIVATIONS = {
     cls.name: cls()
     for cls in (
@@ -364,6 +407,7 @@ ACTIVATIONS = {
         Softplus,
         GELU,
         SiLU,
+        Mish,
     )
 }
 """dict: every activation, keyed by the name the estimators' parameters use."""
@@ -389,3 +433,202 @@ def get_activation(name):
         raise ValueError(
             f"Unknown activation {name!r}; expected one of {sorted(ACTIVATIONS)}."
         ) from None
+
+
+class CustomActivation(Activation):
+    """An element-wise activation made of a function and its derivative.
+
+    The way to give the estimators an activation of your own:
+    ``MLPClassifier(activation=CustomActivation(f, df))``, or one entry of a
+    per-layer tuple. The estimators check ``derivative`` against finite
+    differences of ``function`` on [-10, 10] when they fit (see
+    :func:`check_derivative`), and raise a ``ValueError`` if the two
+    disagree.
+
+    Parameters
+    ----------
+    function : callable
+        ``function(z)`` returns ``f(z)``, an array of z's shape, element by
+        element; ``z`` is an ndarray of shape (n_samples, n_units). It must
+        not modify ``z``.
+    derivative : callable
+        ``derivative(z, a)`` returns ``f'(z)``, an array of z's shape, given
+        the input ``z`` and the output ``a = function(z)`` (so that it can use
+        whichever is cheaper, as ``logistic'(z) = a (1 - a)`` does). It must
+        modify neither.
+    name : str, optional
+        Shown in reprs and error messages; by default ``function.__name__``.
+
+    Notes
+    -----
+    A model holding a custom activation pickles (and clones) when
+    ``function`` and ``derivative`` do: functions defined at the top level of
+    a module, not lambdas nor closures. Its functions run in NumPy, never in
+    the compiled kernels, and ONNX export refuses it (ONNX cannot run Python
+    code).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skscratch import CustomActivation
+    >>> def square_plus(z):
+    ...     return 0.5 * (z + np.sqrt(z * z + 4))
+    >>> def square_plus_derivative(z, a):
+    ...     return 0.5 * (1 + z / np.sqrt(z * z + 4))
+    >>> act = CustomActivation(square_plus, square_plus_derivative)
+    >>> act
+    CustomActivation(square_plus, square_plus_derivative, name='square_plus')
+    >>> check_derivative(act)  # silent: the derivative is right
+    """
+
+    # The user's derivative takes z, so the layer keeps its input.
+    needs_input = True
+
+    def __init__(self, function, derivative, name=None):
+        if not callable(function) or not callable(derivative):
+            raise TypeError(
+                "CustomActivation needs two callables, function(z) and "
+                f"derivative(z, a); got {function!r} and {derivative!r}."
+            )
+        self.function = function
+        self.derivative = derivative
+        self.name = str(name) if name is not None else _callable_name(function)
+
+    def forward(self, z, out):
+        np.copyto(out, self.function(z), casting="same_kind")
+        return out
+
+    def backward(self, grad, a, z=None):
+        np.multiply(grad, self.derivative(z, a), out=grad, casting="same_kind")
+        return grad
+
+    def __eq__(self, other):
+        # Equal when built from the same functions: a clone or an unpickled
+        # copy of an estimator then has "the same" activation.
+        if type(other) is not type(self):
+            return NotImplemented
+        return (self.function, self.derivative, self.name) == (
+            other.function,
+            other.derivative,
+            other.name,
+        )
+
+    def __hash__(self):
+        return hash((type(self), self.function, self.derivative, self.name))
+
+    def __repr__(self):
+        function = _callable_name(self.function)
+        derivative = _callable_name(self.derivative)
+        return f"{type(self).__name__}({function}, {derivative}, name={self.name!r})"
+
+
+def _callable_name(function):
+    return getattr(function, "__name__", type(function).__name__)
+
+
+def hidden_activations(activation, n_hidden):
+    """One activation per hidden layer, from a single one or a sequence.
+
+    Parameters
+    ----------
+    activation : str, Activation, or sequence of str or Activation
+        One activation for every hidden layer, or one per hidden layer.
+    n_hidden : int
+        Number of hidden layers.
+
+    Returns
+    -------
+    activations : list of Activation of length n_hidden
+
+    Raises
+    ------
+    ValueError
+        If a name is unknown, an entry is neither a name nor an
+        :class:`Activation`, or a sequence's length is not ``n_hidden``.
+    """
+    if isinstance(activation, str | Activation):
+        return [get_activation(activation)] * n_hidden
+    try:
+        entries = list(activation)
+    except TypeError:
+        raise ValueError(
+            "activation must be an activation name, an Activation or a sequence "
+            f"of them (one per hidden layer); got {activation!r}."
+        ) from None
+    if len(entries) != n_hidden:
+        raise ValueError(
+            f"activation has {len(entries)} entries but the network has "
+            f"{n_hidden} hidden layers: give one activation for all of them, "
+            "or exactly one per hidden layer (as in hidden_layer_sizes)."
+        )
+    for entry in entries:
+        if not isinstance(entry, str | Activation):
+            raise ValueError(
+                "Each entry of activation must be an activation name or an "
+                f"Activation (such as CustomActivation); got {entry!r}."
+            )
+    return [get_activation(entry) for entry in entries]
+
+
+# Shifted by 0.01 off the multiples of 1/8 so that no point lies within a
+# finite-difference step of a common kink (relu's at 0, a clip's at +-1, 3 or
+# 6), where derivative and finite differences legitimately differ.
+_CHECK_POINTS = (np.linspace(-10.0, 10.0, 161) + 0.01).reshape(23, 7)
+
+
+def check_derivative(activation, rtol=1e-4, atol=1e-6):
+    """Check an element-wise activation's backward pass by finite differences.
+
+    Compares ``backward`` with central differences of ``forward`` on 161
+    points of [-10, 10], in float64.
+
+    Parameters
+    ----------
+    activation : Activation
+        An element-wise activation, such as a :class:`CustomActivation`.
+    rtol, atol : float, default=1e-4, 1e-6
+        A point passes when ``|analytic - numeric| <= atol + rtol *
+        max(|analytic|, |numeric|)``.
+
+    Raises
+    ------
+    ValueError
+        If ``forward`` does not return finite values of its input's shape,
+        or the derivative disagrees with the finite differences somewhere;
+        the message names the first such point.
+    """
+    z = _CHECK_POINTS
+
+    def f(values):
+        return activation.forward(values.copy(), out=np.empty_like(values))
+
+    # A custom function's own output, before forward broadcasts it into z's
+    # shape (a scalar would pass unnoticed otherwise).
+    raw = (
+        activation.function(z.copy())
+        if isinstance(activation, CustomActivation)
+        else f(z)
+    )
+    if np.shape(raw) != z.shape or not np.isfinite(raw).all():
+        raise ValueError(
+            f"The activation {activation.name!r} must return finite values of "
+            f"its input's shape: on inputs of shape {z.shape} in [-10, 10] it "
+            f"returned shape {np.shape(raw)}, finite: {bool(np.isfinite(raw).all())}."
+        )
+    a = f(z)
+    analytic = activation.backward(np.ones_like(z), a.copy(), z.copy())
+    step = 1e-6 * np.maximum(1.0, np.abs(z))
+    numeric = (f(z + step) - f(z - step)) / (2 * step)
+    scale = np.maximum(np.abs(analytic), np.abs(numeric))
+    bad = ~(np.abs(analytic - numeric) <= atol + rtol * scale)
+    if bad.any():
+        i = np.flatnonzero(bad)[0]
+        raise ValueError(
+            f"The derivative of the activation {activation.name!r} does not "
+            f"match its function: at z = {z.flat[i]:.4g} it gives "
+            f"{analytic.flat[i]:.6g}, finite differences of the function give "
+            f"{numeric.flat[i]:.6g} (wrong at {bad.sum()} of {z.size} points "
+            "checked in [-10, 10]). The derivative is called as "
+            "derivative(z, a) with a = function(z) and must return f'(z) "
+            "element by element."
+        )

@@ -21,6 +21,14 @@ The squared error averages over outputs (as scikit-learn reports it), so its
 gradient is ``(P - Y) / n_outputs``; the others sum over outputs and their
 gradient is exactly ``P - Y``.
 
+The squared error can also sit on a non-canonical output activation,
+``SquaredError("logistic")`` (the classifier's ``loss="squared_error"``, the
+cost of many "from scratch" tutorials) or ``SquaredError("softmax")``. There
+``P - Y`` is *not* the gradient: the chain rule goes through the activation's
+derivative, ``(P - Y) * g'(Z) / n_outputs`` (for the logistic,
+``(p - y) p (1 - p) / n_outputs``), which vanishes wherever the output
+saturates, right or wrong.
+
 Two robust regression losses complete the set, also averaged over outputs with
 an identity output: ``absolute_error`` (``mean_k |p - y|``, gradient
 ``sign(p - y)``) and ``huber`` (half the square of the error up to ``delta``,
@@ -125,10 +133,39 @@ class Loss:
 
 
 class SquaredError(Loss):
-    """Half the squared error, averaged over outputs; identity output."""
+    """Half the squared error, averaged over outputs.
+
+    Per sample, ``l_i = 1/2 * mean_k (p_ik - y_ik)^2`` with ``P = g(Z)``:
+    scikit-learn's convention, whose factor ``1/2`` cancels the 2 of the
+    derivative. The tutorials' ``C = sum_k (a_k - y_k)^2`` is ``2 K`` times
+    this loss (``K`` outputs), so plain gradient descent on it with step
+    ``eta`` is gradient descent on this one with step ``2 K eta``.
+
+    Parameters
+    ----------
+    activation : str or Activation, default='identity'
+        The output activation ``g``: ``'identity'``, ``'logistic'``,
+        ``'softmax'``, or any activation whose derivative follows from its
+        output. With ``'identity'`` (regression) the gradient with respect
+        to the scores is ``(P - Y) / K``. With any other ``g`` it is
+        ``(P - Y) * g'(Z) / K``, through ``g``'s derivative (for the
+        logistic, ``(p - y) p (1 - p) / K``, the ``2 (a - y) sigma'(z)`` of
+        the tutorials up to the factor ``2 K``):
+        ``P - Y`` alone is the gradient only for the canonical pairs of the
+        module docstring.
+    """
 
     name = "squared_error"
-    activation_name = "identity"
+
+    def __init__(self, activation="identity"):
+        activation = get_activation(activation)
+        if activation.needs_input:
+            # gradient() sees the predictions only, not the scores.
+            raise ValueError(
+                f"SquaredError needs an output activation whose derivative "
+                f"follows from its output; {activation.name!r} needs its input."
+            )
+        self.activation_name = activation.name
 
     def per_sample(self, y_true, y_pred):
         diff = y_pred - y_true
@@ -141,7 +178,16 @@ class SquaredError(Loss):
             # 1 / n_outputs. scikit-learn omits this factor (its issue #8349),
             # which makes its lbfgs gradient disagree with the loss it reports.
             out *= 1.0 / y_true.shape[1]
+        if self.activation_name != "identity":
+            # Not a canonical pair: dl/dz = dl/dp * g'(z), which the
+            # activation's backward multiplies in from its output alone.
+            self.activation.backward(out, y_pred)
         return out
+
+    def __repr__(self):
+        if self.activation_name == "identity":
+            return "SquaredError()"
+        return f"SquaredError({self.activation_name!r})"
 
 
 class LogLoss(Loss):

@@ -21,9 +21,9 @@ from itertools import pairwise
 import numpy as np
 import scipy.sparse as sp
 
-from .activations import get_activation
+from .activations import get_activation, hidden_activations
 from .compressed import CompressedRows
-from .initializers import glorot_uniform
+from .initializers import init_bound, uniform
 from .layers import ActivationLayer, Dense, Dropout, _Buffer
 from .losses import get_loss
 from .memory import aligned_empty, aligned_zeros
@@ -186,22 +186,31 @@ class Network:
         for layer, child in zip(layers, children, strict=True):
             layer.seed(child)
 
-    def initialize(self, random_state, factor=6.0):
-        """Draw every weight and bias from a Glorot uniform distribution.
+    def initialize(self, random_state, factor=6.0, init="glorot"):
+        """Draw every weight and bias from a uniform distribution.
 
         Layers are drawn in order, weights before biases, from the same
-        generator, so a given seed gives the same network as scikit-learn.
+        generator, so a given seed gives the same network as scikit-learn
+        (with ``init='glorot'``), and every scheme leaves the generator in
+        the same state.
 
         Parameters
         ----------
         random_state : numpy.random.RandomState or numpy.random.Generator
-        factor : float, default=6.0
-            See :func:`~skscratch.core.initializers.glorot_uniform`.
+        factor : float or sequence of float, default=6.0
+            Glorot's factor (see
+            :func:`~skscratch.core.initializers.glorot_uniform`), for every
+            dense layer or one per dense layer.
+        init : {'glorot', 'he', 'lecun'}, default='glorot'
+            The scheme; see :mod:`skscratch.core.initializers`.
         """
-        for d in self.dense_layers:
-            W, b = glorot_uniform(d.n_in, d.n_out, random_state, factor=factor)
-            d.W[...] = W
-            d.b[...] = b
+        n = len(self.dense_layers)
+        factors = [factor] * n if np.ndim(factor) == 0 else list(factor)
+        if len(factors) != n:
+            raise ValueError(f"Expected {n} factors (one per dense layer).")
+        for d, f in zip(self.dense_layers, factors, strict=True):
+            bound = init_bound(init, d.n_in, d.n_out, f)
+            d.W[...], d.b[...] = uniform(d.n_in, d.n_out, random_state, bound)
 
     # -- passes -------------------------------------------------------------
 
@@ -445,9 +454,10 @@ def build_mlp(layer_units, hidden_activation, dtype=np.float64, dropout=None):
     ----------
     layer_units : list of int
         ``[n_features, hidden_1, ..., hidden_k, n_outputs]``.
-    hidden_activation : str or Activation
-        Activation after each hidden dense layer. The output activation is
-        not part of the network: it belongs to the loss.
+    hidden_activation : str, Activation, or sequence of them
+        Activation after each hidden dense layer: one for all of them, or
+        one per hidden layer (``k`` entries). The output activation is not
+        part of the network: it belongs to the loss.
     dtype : numpy dtype, default=np.float64
     dropout : sequence of float, optional
         Dropout rate after each hidden layer (``k`` values); a rate of 0 adds
@@ -466,16 +476,27 @@ def build_mlp(layer_units, hidden_activation, dtype=np.float64, dropout=None):
             f"Expected {n_hidden} dropout rates (one per hidden layer), got "
             f"{len(rates)}."
         )
+    activations = hidden_activations(hidden_activation, n_hidden)
     layers = []
     for i, (n_in, n_out) in enumerate(pairwise(layer_units)):
         if i > 0:
-            layers.append(ActivationLayer(hidden_activation))
+            layers.append(ActivationLayer(activations[i - 1]))
             if rates[i - 1] > 0:
                 layers.append(Dropout(rates[i - 1]))
         layers.append(Dense(n_in, n_out, dtype=dtype))
     network = Network(layers, dtype=dtype)
     # Recorded so an estimator can tell whether this network still matches
     # its ``activation`` and ``dropout`` parameters.
-    network.hidden_activation = get_activation(hidden_activation).name
+    network.hidden_activation = _activation_spec(hidden_activation)
     network.dropout = rates
     return network
+
+
+def _activation_spec(hidden_activation):
+    """What :attr:`Network.hidden_activation` records: a name or an activation
+    object as given, a sequence as a tuple (of names or objects)."""
+    if isinstance(hidden_activation, str):
+        return get_activation(hidden_activation).name
+    if hasattr(hidden_activation, "__iter__"):
+        return tuple(hidden_activation)
+    return hidden_activation

@@ -1,13 +1,15 @@
-"""A reference engine: the MLP written like the math, in NumPy only.
+"""A reference engine: the MLP written like the math.
 
-It is slow and plain on purpose: the docs teach from it, and the fast engine
-(:mod:`skscratch.core`) is tested against it. It imports nothing from the rest
-of skscratch.
+It is plain on purpose: the docs teach from it, and the fast CPU backend
+(:mod:`skscratch.core`) is tested against it. Its arithmetic follows the
+array namespace of its input (NumPy, PyTorch, CuPy...), so the estimators
+train on a GPU through it. It imports nothing from the rest of skscratch.
 """
 
 from .activations import ACTIVATIONS, Activation, get_activation
 from .gradcheck import gradient_check, numerical_gradient
 from .layers import ActivationLayer, Dense, Dropout
+from .lbfgs import minimize_lbfgs
 from .losses import LOSSES, Loss, get_loss
 from .network import Network
 from .optimizers import SGD, Adam, AdamW, RMSprop, Schedule
@@ -30,6 +32,7 @@ __all__ = [
     "get_activation",
     "get_loss",
     "gradient_check",
+    "minimize_lbfgs",
     "numerical_gradient",
     "train",
 ]

@@ -15,8 +15,9 @@ element-wise functions; softmax's derivative is a full Jacobian per row,
 
 import math
 
-import numpy as np
-from scipy.special import erf, expit
+from scipy.special import erf
+
+from ._xp import array_namespace, device
 
 
 class Activation:
@@ -48,22 +49,27 @@ class _Softmax(Activation):
     """Softmax: the derivative is a Jacobian per row, shape (n, k, k)."""
 
     def backward(self, grad_a, z, a):
-        return np.einsum("nij,nj->ni", self.derivative(z, a), grad_a)
+        # J g for each row: a batched matrix-vector product.
+        return (self.derivative(z, a) @ grad_a[:, :, None])[:, :, 0]
 
 
 # --- the pairs: f(z) and f'(z) side by side --------------------------------
+# Each takes its namespace ``xp`` from its input (NumPy, PyTorch...).
 
 
 def identity(z):
-    return z.copy()
+    return array_namespace(z).asarray(z, copy=True)
 
 
 def identity_derivative(z, a):
-    return np.ones_like(z)
+    return array_namespace(z).ones_like(z)
 
 
 def logistic(z):
-    return expit(z)  # 1 / (1 + exp(-z)), without overflow
+    # 1 / (1 + exp(-z)), written so that no exp overflows.
+    xp = array_namespace(z)
+    e = xp.exp(-xp.abs(z))
+    return xp.where(z >= 0, 1 / (1 + e), e / (1 + e))
 
 
 def logistic_derivative(z, a):
@@ -71,7 +77,7 @@ def logistic_derivative(z, a):
 
 
 def tanh(z):
-    return np.tanh(z)
+    return array_namespace(z).tanh(z)
 
 
 def tanh_derivative(z, a):
@@ -79,34 +85,50 @@ def tanh_derivative(z, a):
 
 
 def relu(z):
-    return np.maximum(z, 0)
+    xp = array_namespace(z)
+    return xp.maximum(z, xp.zeros_like(z))
 
 
 def relu_derivative(z, a):
-    return (z > 0).astype(z.dtype)  # 0 at z = 0, as scikit-learn
+    xp = array_namespace(z)
+    return xp.astype(z > 0, z.dtype)  # 0 at z = 0, as scikit-learn
 
 
 LEAKY_SLOPE = 0.01
 
 
 def leaky_relu(z):
-    return np.where(z > 0, z, LEAKY_SLOPE * z)
+    return array_namespace(z).where(z > 0, z, LEAKY_SLOPE * z)
 
 
 def leaky_relu_derivative(z, a):
-    return np.where(z > 0, 1.0, LEAKY_SLOPE)
+    xp = array_namespace(z)
+    return xp.where(z > 0, xp.ones_like(z), xp.full_like(z, LEAKY_SLOPE))
 
 
 def elu(z):
-    return np.where(z > 0, z, np.expm1(np.minimum(z, 0)))
+    xp = array_namespace(z)
+    return xp.where(z > 0, z, xp.expm1(xp.minimum(z, xp.zeros_like(z))))
 
 
 def elu_derivative(z, a):
-    return np.where(z > 0, 1.0, a + 1)  # exp(z) = a + 1 for z <= 0
+    xp = array_namespace(z)
+    return xp.where(z > 0, xp.ones_like(z), a + 1)  # exp(z) = a + 1 for z <= 0
+
+
+def _erf(z):
+    # SciPy's erf follows NumPy, PyTorch and CuPy arrays onto their device
+    # (with SCIPY_ARRAY_API=1); other arrays go through their default device.
+    xp = array_namespace(z)
+    try:
+        out = erf(z)
+    except (TypeError, RuntimeError, ValueError):
+        out = erf(z.to_device(xp.__array_namespace_info__().default_device()))
+    return xp.asarray(out, device=device(z))
 
 
 def _normal_cdf(z):
-    return 0.5 * (1 + erf(z / math.sqrt(2)))
+    return 0.5 * (1 + _erf(z / math.sqrt(2)))
 
 
 def gelu(z):
@@ -114,28 +136,39 @@ def gelu(z):
 
 
 def gelu_derivative(z, a):
-    return _normal_cdf(z) + z * np.exp(-0.5 * z * z) / math.sqrt(2 * math.pi)
+    xp = array_namespace(z)
+    return _normal_cdf(z) + z * xp.exp(-0.5 * z * z) / math.sqrt(2 * math.pi)
 
 
 def softplus(z):
-    return np.logaddexp(0, z)  # log(1 + exp(z)), without overflow
+    xp = array_namespace(z)
+    return xp.logaddexp(xp.zeros_like(z), z)  # log(1 + exp(z)), no overflow
 
 
 def softplus_derivative(z, a):
-    return expit(z)
+    return logistic(z)
 
 
 def silu(z):
-    return z * expit(z)
+    return z * logistic(z)
 
 
 def silu_derivative(z, a):
-    s = expit(z)
+    s = logistic(z)
     return s + z * s * (1 - s)
 
 
+def mish(z):
+    return z * array_namespace(z).tanh(softplus(z))
+
+
+def mish_derivative(z, a):
+    t = array_namespace(z).tanh(softplus(z))
+    return t + z * logistic(z) * (1 - t * t)  # softplus' = logistic
+
+
 def exp(z):
-    return np.exp(z)
+    return array_namespace(z).exp(z)
 
 
 def exp_derivative(z, a):
@@ -143,33 +176,37 @@ def exp_derivative(z, a):
 
 
 def softmax(z):
-    e = np.exp(z - z.max(axis=1, keepdims=True))  # shift: no overflow
-    return e / e.sum(axis=1, keepdims=True)
+    xp = array_namespace(z)
+    e = xp.exp(z - xp.max(z, axis=1, keepdims=True))  # shift: no overflow
+    return e / xp.sum(e, axis=1, keepdims=True)
 
 
 def softmax_derivative(z, a):
     """Jacobian ``diag(a) - a a^T`` of each row, shape (n, k, k)."""
-    return np.einsum("ni,ij->nij", a, np.eye(a.shape[1])) - np.einsum(
-        "ni,nj->nij", a, a
-    )
+    xp = array_namespace(a)
+    eye = xp.eye(a.shape[1], dtype=a.dtype, device=device(a))
+    return a[:, :, None] * eye - a[:, :, None] * a[:, None, :]
 
 
 ACTIVATIONS = {
-    name: Activation(name, globals()[name], globals()[name + "_derivative"])
-    for name in (
-        "identity",
-        "logistic",
-        "tanh",
-        "relu",
-        "leaky_relu",
-        "elu",
-        "gelu",
-        "softplus",
-        "silu",
-        "exp",
-    )
+    **{
+        name: Activation(name, globals()[name], globals()[name + "_derivative"])
+        for name in (
+            "identity",
+            "logistic",
+            "tanh",
+            "relu",
+            "leaky_relu",
+            "elu",
+            "gelu",
+            "softplus",
+            "silu",
+            "mish",
+            "exp",
+        )
+    },
+    "softmax": _Softmax("softmax", softmax, softmax_derivative),
 }
-ACTIVATIONS["softmax"] = _Softmax("softmax", softmax, softmax_derivative)
 """dict: every activation by the name the estimators use."""
 
 

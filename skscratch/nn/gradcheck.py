@@ -4,7 +4,7 @@ The central difference ``(f(x + h e_j) - f(x - h e_j)) / (2 h)`` estimates
 ``df/dx_j`` with an error that shrinks like ``h^2``, without any calculus.
 """
 
-import numpy as np
+from ._xp import array_namespace
 
 
 def numerical_gradient(f, x, h=1e-6):
@@ -14,17 +14,18 @@ def numerical_gradient(f, x, h=1e-6):
     ----------
     f : callable
         ``x -> float``; ``x`` is modified during the call and restored.
-    x : ndarray of any shape
+    x : array of any shape and floating dtype, of any namespace
     h : float
 
     Returns
     -------
-    grad : ndarray, shape of ``x``
+    grad : array, shape, dtype and namespace of ``x``
     """
-    grad = np.zeros_like(x, dtype=float)
-    flat, out = x.reshape(-1), grad.reshape(-1)
-    for j in range(flat.size):
-        saved = flat[j]
+    xp = array_namespace(x)
+    grad = xp.zeros_like(x)
+    flat, out = xp.reshape(x, (-1,)), xp.reshape(grad, (-1,))
+    for j in range(flat.shape[0]):
+        saved = float(flat[j])  # a number: an element of a tensor is a view
         flat[j] = saved + h
         up = f(x)
         flat[j] = saved - h
@@ -36,8 +37,9 @@ def numerical_gradient(f, x, h=1e-6):
 
 def relative_error(a, b):
     """``max |a - b| / max(|a|, |b|, 1e-8)`` over all entries."""
-    scale = np.maximum(np.maximum(np.abs(a), np.abs(b)), 1e-8)
-    return float(np.max(np.abs(a - b) / scale))
+    xp = array_namespace(a, b)
+    scale = xp.clip(xp.maximum(abs(a), abs(b)), 1e-8, None)
+    return float(xp.max(abs(a - b) / scale))
 
 
 def gradient_check(network, X, Y, sample_weight=None, alpha=0.0, h=1e-6):
@@ -56,7 +58,7 @@ def gradient_check(network, X, Y, sample_weight=None, alpha=0.0, h=1e-6):
     max_rel_error : float
     """
     network.loss_and_gradient(X, Y, sample_weight, alpha)
-    analytic = network.grads.copy()
+    analytic = array_namespace(network.grads).asarray(network.grads, copy=True)
 
     def objective(params):
         return network.loss_and_gradient(X, Y, sample_weight, alpha)

@@ -7,6 +7,7 @@ filling the gradients of its parameters on the way.
 
 import numpy as np
 
+from ._xp import array_namespace, device
 from .activations import get_activation
 
 
@@ -42,7 +43,7 @@ class Dense:
 
     def backward(self, dZ):
         self.dW[...] = self.X.T @ dZ
-        self.db[...] = dZ.sum(axis=0)
+        self.db[...] = array_namespace(dZ).sum(dZ, axis=0)
         return dZ @ self.W.T
 
     def __repr__(self):
@@ -83,7 +84,8 @@ class Dropout:
     rate : float in [0, 1)
         Probability of zeroing a unit.
     rng : numpy.random.Generator
-        Source of the masks.
+        Source of the masks, drawn on the host whatever the array's device,
+        so that a seed gives the same masks everywhere.
     """
 
     def __init__(self, rate, rng=None):
@@ -97,7 +99,9 @@ class Dropout:
             return X
         if mask is None:
             keep = self.rng.random(X.shape) >= self.rate
-            mask = keep / (1 - self.rate)
+            mask = array_namespace(X).asarray(
+                keep / (1 - self.rate), dtype=X.dtype, device=device(X)
+            )
         self.mask = mask
         return X * mask
 

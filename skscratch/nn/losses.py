@@ -27,14 +27,29 @@ huber              identity    ``mean_k huber_delta(p - y)``           clip/K
 (``K`` is the number of outputs: those losses average over outputs.)
 """
 
-import numpy as np
-from scipy.special import xlogy
+from ._xp import array_namespace, device
 
 
 def _clip(p):
     # log(0) would be infinite for a confident wrong prediction.
-    eps = np.finfo(p.dtype).eps
-    return np.clip(p, eps, 1 - eps)
+    xp = array_namespace(p)
+    eps = xp.finfo(p.dtype).eps
+    return xp.clip(p, eps, 1 - eps)
+
+
+def _xlogy(x, y):
+    """``x log y``, taken as 0 where ``x = 0`` (even where ``y = 0``)."""
+    xp = array_namespace(x, y)
+    positive = x != 0
+    return xp.where(positive, x * xp.log(xp.where(positive, y, 1.0)), 0.0)
+
+
+def _weights(Y, sample_weight):
+    """``sample_weight``, or ones: shape (n,), on Y's device and dtype."""
+    if sample_weight is not None:
+        return sample_weight
+    xp = array_namespace(Y)
+    return xp.ones(Y.shape[0], dtype=Y.dtype, device=device(Y))
 
 
 class Loss:
@@ -59,20 +74,20 @@ class Loss:
 
     def value(self, Y, P, sample_weight=None):
         """The weighted mean ``J``; a float."""
-        w = np.ones(len(Y)) if sample_weight is None else sample_weight
-        return float(np.dot(w, self.per_sample(Y, P)) / w.sum())
+        xp, w = array_namespace(Y), _weights(Y, sample_weight)
+        return float(xp.sum(w * self.per_sample(Y, P)) / xp.sum(w))
 
     def gradient(self, Y, P, sample_weight=None):
         """``dJ/dZ`` of shape (n, K): each row's ``dl/dz`` times ``w_i / sum w``."""
-        w = np.ones(len(Y)) if sample_weight is None else sample_weight
-        return self.gradient_per_sample(Y, P) * (w / w.sum())[:, None]
+        xp, w = array_namespace(Y), _weights(Y, sample_weight)
+        return self.gradient_per_sample(Y, P) * (w / xp.sum(w))[:, None]
 
     def __repr__(self):
         return f"Loss({self.name!r})"
 
 
 def squared_error(Y, P):
-    return 0.5 * ((P - Y) ** 2).mean(axis=1)
+    return 0.5 * array_namespace(P).mean((P - Y) ** 2, axis=1)
 
 
 def squared_error_gradient(Y, P):
@@ -80,18 +95,20 @@ def squared_error_gradient(Y, P):
 
 
 def log_loss(Y, P):
-    return -(Y * np.log(_clip(P))).sum(axis=1)
+    xp = array_namespace(P)
+    return -xp.sum(Y * xp.log(_clip(P)), axis=1)
 
 
 def binary_log_loss(Y, P):
     p = _clip(P)
-    return -(xlogy(Y, p) + xlogy(1 - Y, 1 - p)).sum(axis=1)
+    return -array_namespace(P).sum(_xlogy(Y, p) + _xlogy(1 - Y, 1 - p), axis=1)
 
 
 def poisson(Y, P):
     # y log(y/p) - y + p, with 0 log 0 = 0; half the Poisson deviance.
-    p = np.maximum(P, np.finfo(P.dtype).tiny)
-    return (xlogy(Y, Y) - xlogy(Y, p) - Y + P).sum(axis=1)
+    xp = array_namespace(P)
+    p = xp.clip(P, xp.finfo(P.dtype).smallest_normal, None)
+    return xp.sum(_xlogy(Y, Y) - _xlogy(Y, p) - Y + P, axis=1)
 
 
 def canonical_gradient(Y, P):
@@ -99,25 +116,33 @@ def canonical_gradient(Y, P):
 
 
 def absolute_error(Y, P):
-    return np.abs(P - Y).mean(axis=1)
+    return array_namespace(P).mean(abs(P - Y), axis=1)
 
 
 def absolute_error_gradient(Y, P):
-    return np.sign(P - Y) / Y.shape[1]
+    return array_namespace(P).sign(P - Y) / Y.shape[1]
 
 
-HUBER_DELTA = 1.0
-
-
-def huber(Y, P):
-    r = np.abs(P - Y)
-    quadratic = np.minimum(r, HUBER_DELTA)
+def huber(Y, P, delta=1.0):
+    xp = array_namespace(P)
+    r = abs(P - Y)
+    quadratic = xp.clip(r, None, delta)
     # r^2/2 up to delta, then linear with slope delta.
-    return (0.5 * quadratic**2 + HUBER_DELTA * (r - quadratic)).mean(axis=1)
+    return xp.mean(0.5 * quadratic**2 + delta * (r - quadratic), axis=1)
 
 
-def huber_gradient(Y, P):
-    return np.clip(P - Y, -HUBER_DELTA, HUBER_DELTA) / Y.shape[1]
+def huber_gradient(Y, P, delta=1.0):
+    return array_namespace(P).clip(P - Y, -delta, delta) / Y.shape[1]
+
+
+def huber_loss(delta=1.0):
+    """The Huber loss with threshold ``delta`` (``LOSSES['huber']``: 1)."""
+    return Loss(
+        "huber",
+        "identity",
+        lambda Y, P: huber(Y, P, delta),
+        lambda Y, P: huber_gradient(Y, P, delta),
+    )
 
 
 LOSSES = {
@@ -132,7 +157,7 @@ LOSSES = {
     "absolute_error": Loss(
         "absolute_error", "identity", absolute_error, absolute_error_gradient
     ),
-    "huber": Loss("huber", "identity", huber, huber_gradient),
+    "huber": huber_loss(1.0),
 }
 """dict: every loss by name."""
 

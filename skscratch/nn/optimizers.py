@@ -1,9 +1,12 @@
 """Stochastic optimizers, each ``step(params, grads)`` updating the flat
 parameter vector in place. The rules are scikit-learn's, so a network follows
-the same trajectory as scikit-learn's (and skscratch's) MLP.
+the same trajectory as scikit-learn's (and skscratch's) MLP. The state
+(velocity, moments) lives in the parameters' namespace, on their device.
 """
 
-import numpy as np
+import math
+
+from ._xp import array_namespace
 
 
 class Schedule:
@@ -38,6 +41,11 @@ class Optimizer:
     def __init__(self, learning_rate, schedule="constant", power_t=0.5):
         self.schedule = Schedule(learning_rate, schedule, power_t)
 
+    @property
+    def learning_rate(self):
+        """The current learning rate."""
+        return self.schedule.lr
+
     def iteration_ends(self, samples_seen):
         """Called at the end of each epoch."""
         self.schedule.iteration_ends(samples_seen)
@@ -62,8 +70,10 @@ class SGD(Optimizer):
 
     def step(self, params, grads):
         lr, mu = self.schedule.lr, self.momentum
-        self.v = np.zeros_like(params) if self.v is None else self.v
-        self.v[...] = mu * self.v - lr * grads
+        self.v = (
+            array_namespace(params).zeros_like(params) if self.v is None else self.v
+        )
+        self.v = mu * self.v - lr * grads
         params += mu * self.v - lr * grads if self.nesterov else self.v
 
 
@@ -90,13 +100,14 @@ class Adam(Optimizer):
 
     def step(self, params, grads):
         b1, b2 = self.beta_1, self.beta_2
+        xp = array_namespace(params)
         if self.m is None:
-            self.m, self.v = np.zeros_like(params), np.zeros_like(params)
+            self.m, self.v = xp.zeros_like(params), xp.zeros_like(params)
         self.t += 1
-        self.m[...] = b1 * self.m + (1 - b1) * grads
-        self.v[...] = b2 * self.v + (1 - b2) * grads**2
-        lr_t = self.schedule.lr * np.sqrt(1 - b2**self.t) / (1 - b1**self.t)
-        params -= lr_t * self.m / (np.sqrt(self.v) + self.epsilon)
+        self.m = b1 * self.m + (1 - b1) * grads
+        self.v = b2 * self.v + (1 - b2) * grads**2
+        lr_t = self.schedule.lr * math.sqrt(1 - b2**self.t) / (1 - b1**self.t)
+        params -= lr_t * self.m / (xp.sqrt(self.v) + self.epsilon)
 
 
 class AdamW(Adam):
@@ -133,8 +144,9 @@ class RMSprop(Optimizer):
         self.rho, self.epsilon, self.t, self.v = rho, epsilon, 0, None
 
     def step(self, params, grads):
-        self.v = np.zeros_like(params) if self.v is None else self.v
+        xp = array_namespace(params)
+        self.v = xp.zeros_like(params) if self.v is None else self.v
         self.t += 1
-        self.v[...] = self.rho * self.v + (1 - self.rho) * grads**2
+        self.v = self.rho * self.v + (1 - self.rho) * grads**2
         v_hat = self.v / (1 - self.rho**self.t)
-        params -= self.schedule.lr * grads / (np.sqrt(v_hat) + self.epsilon)
+        params -= self.schedule.lr * grads / (xp.sqrt(v_hat) + self.epsilon)

@@ -2,6 +2,8 @@
 
 import numpy as np
 
+from ._xp import array_namespace, device
+
 
 def train(
     network,
@@ -27,14 +29,16 @@ def train(
     ----------
     network : Network
     optimizer : Optimizer
-    X : ndarray of shape (n_samples, n_features)
-    Y : ndarray of shape (n_samples, n_outputs)
+    X : array of shape (n_samples, n_features)
+        Of any namespace, on any device, like the network's parameters.
+    Y : array of shape (n_samples, n_outputs)
     epochs, batch_size : int
     alpha : float
         L2 penalty strength.
-    sample_weight : ndarray of shape (n_samples,), optional
+    sample_weight : array of shape (n_samples,), optional
     rng : numpy.random.RandomState or Generator
-        Draws the shuffles (a ``RandomState`` makes scikit-learn's draws).
+        Draws the shuffles on the host (a ``RandomState`` makes
+        scikit-learn's draws), so a seed gives the same order everywhere.
     shuffle : bool
     tol : float
     n_iter_no_change : int
@@ -44,21 +48,23 @@ def train(
     loss_curve : list of float
         Each epoch's weighted mean of its batches' objectives.
     """
-    n = len(X)
-    w = np.ones(n) if sample_weight is None else sample_weight
+    xp, n = array_namespace(X), X.shape[0]
+    w = xp.ones(n, dtype=X.dtype, device=device(X))
+    w = w if sample_weight is None else sample_weight
     order, curve, best, stalled = np.arange(n), [], np.inf, 0
     for _ in range(epochs):
         if shuffle:
             order = rng.permutation(order)  # composes with the last epoch's
         total = 0.0
         for start in range(0, n, batch_size):
-            rows = order[start : start + batch_size]
-            sw = None if sample_weight is None else w[rows]
+            rows = xp.asarray(order[start : start + batch_size], device=device(X))
+            Xb, Yb, wb = (xp.take(a, rows, axis=0) for a in (X, Y, w))
+            sw = None if sample_weight is None else wb
             # forward -> loss -> backward (gradient left in network.grads)
-            loss = network.loss_and_gradient(X[rows], Y[rows], sw, alpha)
+            loss = network.loss_and_gradient(Xb, Yb, sw, alpha)
             optimizer.step(network.params, network.grads)
-            total += loss * w[rows].sum()  # batch means -> epoch mean
-        curve.append(total / w.sum())
+            total += loss * float(xp.sum(wb))  # batch means -> epoch mean
+        curve.append(total / float(xp.sum(w)))
         stalled = stalled + 1 if curve[-1] > best - tol else 0
         best = min(best, curve[-1])
         optimizer.iteration_ends(n * len(curve))
