@@ -394,12 +394,13 @@ class _BaseScratchMLP(_SklearnCallbackSupport, BaseEstimator, ABC):
             X = self._check_data(
                 X, accept_sparse="csr", dtype=dtype, reset=False, check_finite=False
             )
-            if not _engines.prediction_checks_values(network, X):
-                _assert_finite(X, self)
         elif X.dtype != dtype:
             X = X.astype(dtype)
+        split = _engines.prediction_checks_values(network, X)
+        if check_input and not split:
+            _assert_finite(X, self)
         try:
-            return _engines.predict(network, X, self.out_activation_)
+            return _engines.predict(network, X, self.out_activation_, split=split)
         except _engines.NonFiniteRowsError:
             _raise_if_not_finite(X, self)
             raise

@@ -235,7 +235,7 @@ def prediction_checks_values(network, X):
     )
 
 
-def predict(network, X, out_activation):
+def predict(network, X, out_activation, split=None):
     """The network's outputs for ``X``, as a NumPy array.
 
     Parameters
@@ -243,6 +243,9 @@ def predict(network, X, out_activation):
     network : Network or NamespaceNetwork
     X : ndarray or sparse matrix (backend), array of the network's namespace
     out_activation : str
+    split : bool, optional
+        :func:`prediction_checks_values`'s answer for ``network`` and ``X``,
+        if the caller has it already.
 
     Returns
     -------
@@ -255,7 +258,9 @@ def predict(network, X, out_activation):
     """
     if _on_reference(network):
         return network.predict(X)
-    if prediction_checks_values(network, X):
+    if split is None:
+        split = prediction_checks_values(network, X)
+    if split:
         # The compressed first layer's products run on one core each: two
         # threads, each with a share of the rows.
         with DataParallel(network, n_threads=2, compress_rows=True) as dp:
