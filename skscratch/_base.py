@@ -400,10 +400,15 @@ class _BaseScratchMLP(_SklearnCallbackSupport, BaseEstimator, ABC):
         if check_input and not split:
             _assert_finite(X, self)
         try:
-            return _engines.predict(network, X, self.out_activation_, split=split)
+            return _engines.predict(network, X, self._output_function(), split=split)
         except _engines.NonFiniteRowsError:
             _raise_if_not_finite(X, self)
             raise
+
+    def _output_function(self):
+        """The output activation predictions go through: ``out_activation_``,
+        or an activation object where the name alone does not define it."""
+        return self.out_activation_
 
     def __getstate__(self):
         state = super().__getstate__()

@@ -17,7 +17,7 @@ from ._base import (
     _store_init_arguments,
 )
 from .core import get_loss
-from .core.losses import SquaredError
+from .core.losses import GroupedLogLoss, SquaredError
 
 # loss='squared_error': one logistic output per class, fitted to the one-hot
 # (or indicator) targets by squared error.
@@ -31,7 +31,10 @@ class MLPClassifier(ClassifierMixin, _BaseScratchMLP):
     :class:`~sklearn.neural_network.MLPClassifier`; the network underneath is
     :mod:`skscratch.core`. By default it minimises the log-loss: softmax
     cross-entropy for multiclass targets, logistic cross-entropy for binary
-    and multilabel (indicator matrix) targets. With ``loss='squared_error'``
+    and multilabel (indicator matrix) targets, and for multiclass-multioutput
+    targets (a 2-D ``y``, each column an output with its own classes) one
+    softmax per output, their cross-entropies summed (skscratch addition).
+    With ``loss='squared_error'``
     it minimises the squared error of logistic outputs instead, the cost of
     many "from scratch" tutorials (see :doc:`/from_the_tutorials`).
 
@@ -137,6 +140,7 @@ class MLPClassifier(ClassifierMixin, _BaseScratchMLP):
           ``2 K``), not ``p - y``, which holds only for the canonical pairs;
           it vanishes where an output saturates, so this loss learns more
           slowly. :meth:`predict_proba` normalises multiclass outputs.
+          Not available for multiclass-multioutput targets.
     dropout : float or array-like of shape (n_layers - 2,), default=0.0
         Inverted dropout after the hidden layers: in training, each hidden
         unit is zeroed with this probability (one rate for all hidden layers,
@@ -147,7 +151,8 @@ class MLPClassifier(ClassifierMixin, _BaseScratchMLP):
         Weights of the classes, multiplied into ``sample_weight`` as
         scikit-learn's linear models do. ``'balanced'`` uses
         ``n_samples / (n_classes * np.bincount(y))``; not available in
-        ``partial_fit`` nor for multilabel targets (skscratch addition).
+        ``partial_fit`` nor for multilabel and multiclass-multioutput
+        targets (skscratch addition).
     early_stopping_metric : {'score', 'loss'}, default='score'
         What ``early_stopping`` watches on the held-out data: the accuracy
         (scikit-learn's behaviour) or the loss (skscratch addition).
@@ -179,8 +184,9 @@ class MLPClassifier(ClassifierMixin, _BaseScratchMLP):
 
     Attributes
     ----------
-    classes_ : ndarray or list of ndarray of shape (n_classes,)
-        Class labels.
+    classes_ : ndarray of shape (n_classes,) or list of ndarray
+        Class labels; for a multiclass-multioutput target, a list with the
+        classes of each output, as in scikit-learn's multi-output trees.
     loss_ : float
         Loss (with the penalty) at the end of training.
     best_loss_ : float or None
@@ -211,11 +217,14 @@ class MLPClassifier(ClassifierMixin, _BaseScratchMLP):
     n_layers_ : int
         Number of layers, input and output included.
     n_outputs_ : int
-        Number of output units.
+        Number of output units: for a multiclass-multioutput target, the
+        total number of classes of all outputs (not the number of outputs,
+        ``len(classes_)``).
     out_activation_ : str
-        Output activation: ``'softmax'`` (multiclass with ``'log_loss'``) or
-        ``'logistic'`` (binary, multilabel, and every target with
-        ``'squared_error'``).
+        Output activation: ``'softmax'`` (multiclass with ``'log_loss'``),
+        ``'grouped_softmax'`` (multiclass-multioutput: a softmax over each
+        output's columns) or ``'logistic'`` (binary, multilabel, and every
+        target with ``'squared_error'``).
 
     See Also
     --------
@@ -286,8 +295,10 @@ class MLPClassifier(ClassifierMixin, _BaseScratchMLP):
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
             Training data; float32 data trains a float32 network.
-        y : array-like of shape (n_samples,) or (n_samples, n_classes)
-            Class labels, or a binary indicator matrix (multilabel).
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            Class labels; a binary indicator matrix (multilabel); or one
+            column of labels per output, each with at least 2 classes
+            (multiclass-multioutput, as ``type_of_target`` names it).
         sample_weight : array-like of shape (n_samples,), default=None
             Non-negative weights; integer weights act like repeated rows.
 
@@ -307,12 +318,14 @@ class MLPClassifier(ClassifierMixin, _BaseScratchMLP):
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
-        y : array-like of shape (n_samples,) or (n_samples, n_classes)
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
         sample_weight : array-like of shape (n_samples,), default=None
-        classes : array-like of shape (n_classes,), default=None
+        classes : array-like of shape (n_classes,) or list, default=None
             Every class that will ever appear. Required on the first call for
             class labels; for a multilabel indicator matrix it may be omitted
-            (the labels are its columns).
+            (the labels are its columns). For a multiclass-multioutput
+            ``y``, a list with one array-like of classes per output (column
+            of ``y``).
 
         Returns
         -------
@@ -332,8 +345,10 @@ class MLPClassifier(ClassifierMixin, _BaseScratchMLP):
 
         Returns
         -------
-        y : ndarray of shape (n_samples,) or (n_samples, n_classes)
-            Predicted labels (an indicator matrix for multilabel models).
+        y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
+            Predicted labels (an indicator matrix for multilabel models; one
+            column per output for multiclass-multioutput ones, in the
+            common dtype of the outputs' classes, object if they have none).
         """
         y = self._outputs_to_predictions(self._forward(X))
         return _namespaces.like_input(y, X)
@@ -353,11 +368,16 @@ class MLPClassifier(ClassifierMixin, _BaseScratchMLP):
 
         Returns
         -------
-        proba : ndarray of shape (n_samples, n_classes)
+        proba : ndarray of shape (n_samples, n_classes) or list of ndarray
             Columns in the order of ``classes_``. For multilabel models, the
-            probability of each label independently.
+            probability of each label independently. For multiclass-
+            multioutput models, a list with one array of shape
+            (n_samples, n_classes_k) per output.
         """
         proba = self._forward(X, method="predict_proba")
+        if _targets.is_multioutput(self):
+            groups = _targets.split_groups(proba, self.classes_)
+            return [_namespaces.like_input(group.copy(), X) for group in groups]
         if self.out_activation_ == "logistic":
             # The logistic function rounds to exactly 0 or 1 far from the
             # decision boundary; keep each label's probability strictly inside
@@ -380,13 +400,43 @@ class MLPClassifier(ClassifierMixin, _BaseScratchMLP):
 
         Returns
         -------
-        log_proba : ndarray of shape (n_samples, n_classes)
+        log_proba : ndarray of shape (n_samples, n_classes) or list of ndarray
+            A list, one array per output, for multiclass-multioutput models.
         """
         check_is_fitted(self)
         _namespaces.check_same_namespace(self, X, "predict_log_proba")
-        proba = _namespaces.on_host(self.predict_proba(X))
+        proba = self.predict_proba(X)
+        groups = proba if isinstance(proba, list) else [proba]
         with np.errstate(divide="ignore"):
-            return _namespaces.like_input(np.log(proba, out=proba), X)
+            logs = [np.log(p, out=p) for p in map(_namespaces.on_host, groups)]
+        logs = [_namespaces.like_input(log, X) for log in logs]
+        return logs if isinstance(proba, list) else logs[0]
+
+    def score(self, X, y, sample_weight=None):
+        """Mean accuracy on the given data and labels.
+
+        For multiclass-multioutput models (which scikit-learn's
+        ``accuracy_score`` refuses) the subset accuracy: the share of
+        samples whose every output is right, the score of
+        :class:`sklearn.multioutput.MultiOutputClassifier` (weighted here
+        by ``sample_weight``). Otherwise scikit-learn's ``score``.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            True labels.
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        score : float
+        """
+        if not _targets.is_multioutput(self):
+            return super().score(X, y, sample_weight=sample_weight)
+        y_pred = _namespaces.on_host(self.predict(X))
+        y, sample_weight = _namespaces.on_host(y, sample_weight)
+        return _targets.exact_match_accuracy(y, y_pred, sample_weight)
 
     # -- hooks ----------------------------------------------------------------
 
@@ -428,6 +478,8 @@ class MLPClassifier(ClassifierMixin, _BaseScratchMLP):
         return X, _targets.encode(y, self.classes_, X.dtype, counted)
 
     def _loss(self):
+        if self.out_activation_ == "grouped_softmax":
+            return GroupedLogLoss([len(c) for c in self.classes_])
         if self.loss == "squared_error":
             return _LOGISTIC_SQUARED_ERROR
         return get_loss(
@@ -438,6 +490,13 @@ class MLPClassifier(ClassifierMixin, _BaseScratchMLP):
         return _targets.class_weighted(self, sample_weight, Y, incremental)
 
     def _output_activation(self):
+        if _targets.is_multioutput(self):
+            if self.loss != "log_loss":
+                raise ValueError(
+                    f"loss={self.loss!r} does not support multiclass-multioutput "
+                    "targets; use loss='log_loss' (one softmax per output)."
+                )
+            return "grouped_softmax"
         if self._label_binarizer.y_type_ == "multiclass" and self.loss == "log_loss":
             return "softmax"
         return "logistic"
@@ -457,7 +516,14 @@ class MLPClassifier(ClassifierMixin, _BaseScratchMLP):
     def _decode_targets(self, Y):
         return self._outputs_to_predictions(Y)
 
+    def _output_function(self):
+        if self.out_activation_ == "grouped_softmax":
+            return self._loss().activation  # the groups' sizes define it
+        return self.out_activation_
+
     def _score_function(self):
+        if _targets.is_multioutput(self):
+            return _targets.exact_match_accuracy
         return accuracy_score
 
     def _stratification_groups(self, Y):
@@ -465,12 +531,15 @@ class MLPClassifier(ClassifierMixin, _BaseScratchMLP):
             return Y[:, 0]
         if self._label_binarizer.y_type_ == "multiclass":
             return Y.argmax(axis=1)
-        # Multilabel: each distinct combination of labels is a group.
+        # Multilabel and multiclass-multioutput: each distinct combination of
+        # labels is a group.
         return np.unique(Y, axis=0, return_inverse=True)[1].ravel()
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.classifier_tags.multi_label = True
+        # A 2-D y of several outputs (multilabel, multiclass-multioutput).
+        tags.target_tags.multi_output = True
         return tags
 
 

@@ -242,7 +242,7 @@ def predict(network, X, out_activation, split=None):
     ----------
     network : Network or NamespaceNetwork
     X : ndarray or sparse matrix (backend), array of the network's namespace
-    out_activation : str
+    out_activation : str or Activation
     split : bool, optional
         :func:`prediction_checks_values`'s answer for ``network`` and ``X``,
         if the caller has it already.

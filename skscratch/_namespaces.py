@@ -174,15 +174,7 @@ class NamespaceNetwork:
             # the output activation is a layer, and backpropagation goes
             # through its derivative.
             layers.append(nn.ActivationLayer(output))
-        if loss.name not in nn.LOSSES:
-            raise ValueError(
-                f"The loss {loss.name!r} has no array-API implementation; fit "
-                "on NumPy arrays instead."
-            )
-        reference_loss = (
-            nn.losses.huber_loss(loss.delta) if loss.name == "huber" else loss.name
-        )
-        self.net = nn.Network(layers, reference_loss, like=like)
+        self.net = nn.Network(layers, _reference_loss(loss), like=like)
         self.loss = loss
         self.layer_units = list(layer_units)
         self.hidden_activation = hidden_activation
@@ -253,6 +245,21 @@ class NamespaceNetwork:
     def predict(self, X, output_activation=None):
         """Network outputs for ``X`` (on the device), as a NumPy array."""
         return on_host(self.net.predict(X))
+
+
+def _reference_loss(loss):
+    """The :mod:`skscratch.nn` loss for a core loss: by name, or built from
+    its parameters (huber's ``delta``, the grouped log-loss's group sizes)."""
+    if loss.name == "huber":
+        return nn.losses.huber_loss(loss.delta)
+    if loss.name == "grouped_log_loss":
+        return nn.losses.grouped_log_loss(loss.group_sizes)
+    if loss.name not in nn.LOSSES:
+        raise ValueError(
+            f"The loss {loss.name!r} has no array-API implementation; fit "
+            "on NumPy arrays instead."
+        )
+    return loss.name
 
 
 def _reference_activation(activation):

@@ -4,12 +4,20 @@ Label handling is scikit-learn's (a LabelBinarizer's classes and types),
 with shortcuts that give the same results faster: integer labels counted in
 one pass instead of hashed by every check, and one-hot targets built directly
 in the network's dtype.
+
+A multiclass-multioutput target (``type_of_target(y) ==
+"multiclass-multioutput"``: a 2-D ``y`` whose columns are outputs, each
+with its own classes) is encoded one-hot per output, the outputs' columns
+side by side; ``classes_`` is then a list with each output's classes, as in
+scikit-learn's multi-output trees.
 """
 
 import numpy as np
-from sklearn.preprocessing import LabelBinarizer
+from sklearn.preprocessing import LabelBinarizer, LabelEncoder
 from sklearn.utils.class_weight import compute_class_weight
-from sklearn.utils.multiclass import unique_labels
+from sklearn.utils.multiclass import type_of_target, unique_labels
+
+MULTIOUTPUT = "multiclass-multioutput"
 
 
 def encode(y, classes, dtype, counted=None):
@@ -20,6 +28,8 @@ def encode(y, classes, dtype, counted=None):
     first make an int64 matrix, 8 bytes per sample and class. ``counted``
     is :func:`count_integer_labels`'s result for ``y``, if it has one.
     """
+    if isinstance(classes, list):  # one array of classes per output
+        return encode_multioutput(y, classes, dtype)
     if y.ndim == 2:  # multilabel indicator
         return np.asarray(y, dtype=dtype)
     if len(classes) <= 2:
@@ -40,6 +50,16 @@ def set_classes(estimator, y, classes, from_partial_fit=False, labels=None):
     ``labels``: the
     sorted distinct labels of a 1-D integer ``y``, if already known
     (:func:`count_integer_labels`)."""
+    per_output = per_output_classes(classes) if from_partial_fit else None
+    if per_output is not None or (labels is None and is_multioutput_target(y)):
+        if from_partial_fit and per_output is None:
+            raise ValueError(
+                "For a multiclass-multioutput y, partial_fit needs `classes` as "
+                "a list with one array of classes per output (column of y), "
+                f"got {classes!r}."
+            )
+        set_multioutput_classes(estimator, y, per_output)
+        return
     if labels is not None and not from_partial_fit:
         # The counted labels say what fit would find (no second pass).
         binarizer = binarizer_for_labels(labels)
@@ -74,11 +94,11 @@ def check_partial_fit_classes(estimator, y, classes):
     if not hasattr(estimator, "classes_"):
         if classes is None and not (np.ndim(y) == 2 and np.shape(y)[1] > 1):
             raise ValueError("classes must be passed on the first call to partial_fit.")
-    elif classes is not None and not np.array_equal(
-        unique_labels(classes), estimator.classes_
-    ):
+    elif classes is not None and not _same_classes(estimator, classes):
+        # One array per output may be ragged, which np.asarray refuses.
+        shown = classes if is_multioutput(estimator) else np.asarray(classes)
         raise ValueError(
-            f"`classes={np.asarray(classes)!r}` is not the same as on the "
+            f"`classes={shown!r}` is not the same as on the "
             f"last call to partial_fit, was: {estimator.classes_!r}"
         )
 
@@ -86,6 +106,9 @@ def check_partial_fit_classes(estimator, y, classes):
 def check_classes_compatible(estimator, y, incremental, labels=None):
     """Refuse labels a continued fit cannot take: with ``warm_start``, other
     classes than the fitted ones; with ``partial_fit``, unknown ones."""
+    if is_multioutput(estimator):
+        check_multioutput_labels(estimator, y, incremental)
+        return
     if labels is None:
         labels = unique_labels(y)
     if estimator.warm_start and not incremental:
@@ -115,10 +138,11 @@ def class_weighted(estimator, sample_weight, Y, incremental):
     (``estimator.class_weight``); as it is without class weights."""
     if estimator.class_weight is None:
         return sample_weight
-    if estimator._label_binarizer.y_type_.startswith("multilabel"):
+    y_type = estimator._label_binarizer.y_type_
+    if y_type.startswith("multilabel") or y_type == MULTIOUTPUT:
         raise ValueError(
-            "class_weight is not supported for multilabel targets; pass "
-            "sample_weight instead."
+            f"class_weight is not supported for {y_type.removesuffix('-indicator')} "
+            "targets; pass sample_weight instead."
         )
     if incremental and estimator.class_weight == "balanced":
         raise ValueError(
@@ -155,6 +179,8 @@ def labels_from_outputs(estimator, outputs):
     """
     binarizer, classes = estimator._label_binarizer, estimator.classes_
     y_type = getattr(binarizer, "y_type_", None)
+    if y_type == MULTIOUTPUT:
+        return multioutput_labels(outputs, classes)
     if getattr(binarizer, "sparse_input_", True):  # it returns sparse labels
         y_type = None
     if y_type == "multiclass" and outputs.shape[1] == len(classes) > 2:
@@ -228,3 +254,189 @@ def count_integer_labels(y):
     position = np.zeros(high - low + 1, np.intp)
     position[present] = np.arange(present.size)
     return (present + low).astype(y.dtype), position[offset]
+
+
+# -- multiclass-multioutput ---------------------------------------------------
+
+
+def is_multioutput(estimator):
+    """Whether ``estimator`` was fitted on a multiclass-multioutput target."""
+    binarizer = estimator.__dict__.get("_label_binarizer")
+    return getattr(binarizer, "y_type_", None) == MULTIOUTPUT
+
+
+def is_multioutput_target(y):
+    """Whether the validated ``y`` is multiclass-multioutput (a 2-D ``y``
+    whose columns are all 0/1 is multilabel instead)."""
+    return y.ndim == 2 and y.shape[1] > 1 and type_of_target(y) == MULTIOUTPUT
+
+
+def per_output_classes(classes):
+    """``partial_fit``'s ``classes`` as one sorted array per output, when
+    given that way (a sequence of 1-D array-likes); None otherwise."""
+    if classes is None or isinstance(classes, str):
+        return None
+    entries = list(classes)
+    if not entries or not all(np.ndim(entry) == 1 for entry in entries):
+        return None
+    return [LabelEncoder().fit(np.asarray(entry)).classes_ for entry in entries]
+
+
+def _same_classes(estimator, classes):
+    """Whether ``partial_fit``'s ``classes`` are the fitted ones."""
+    if not is_multioutput(estimator):
+        return np.array_equal(unique_labels(classes), estimator.classes_)
+    given = per_output_classes(classes)
+    return given is not None and [c.tolist() for c in given] == [
+        c.tolist() for c in estimator.classes_
+    ]
+
+
+def set_multioutput_classes(estimator, y, classes=None):
+    """Record a multiclass-multioutput target's classes: ``classes_``, a list
+    of arrays, and a label binarizer marked with the target type.
+
+    Parameters
+    ----------
+    estimator : MLPClassifier
+    y : ndarray of shape (n_samples, n_outputs)
+    classes : list of ndarray of shape (n_classes_k,), default=None
+        Each output's sorted classes (``partial_fit``); by default those
+        found in each column of ``y``.
+
+    Raises
+    ------
+    ValueError
+        If ``y`` is not 2-D with one column per entry of ``classes``, an
+        output has fewer than 2 classes, or ``y`` has labels not among
+        ``classes``.
+    """
+    given = classes is not None
+    if not given:
+        classes = [LabelEncoder().fit(y[:, k]).classes_ for k in range(y.shape[1])]
+    elif y.ndim != 2 or y.shape[1] != len(classes):
+        raise ValueError(
+            f"`classes` has {len(classes)} arrays, one per output, but y has "
+            f"shape {y.shape}: a multiclass-multioutput y needs one column per "
+            "output."
+        )
+    for k, output_classes in enumerate(classes):
+        if len(output_classes) < 2:
+            raise ValueError(
+                f"Output {k} of y has a single class, {output_classes.tolist()}: "
+                "each output of a multiclass-multioutput target needs at least "
+                "2 classes" + (" (pass them all in `classes`)." if given else ".")
+            )
+    # The estimator reads the target type from its label binarizer; this one
+    # only records it (its transform is never called for this type).
+    binarizer = LabelBinarizer()
+    binarizer.y_type_ = MULTIOUTPUT
+    binarizer.sparse_input_ = False
+    binarizer.classes_ = classes
+    estimator._label_binarizer = binarizer
+    estimator.classes_ = classes
+    if given:
+        check_multioutput_labels(estimator, y, incremental=True)
+
+
+def check_multioutput_labels(estimator, y, incremental):
+    """Refuse a ``y`` a multi-output model cannot train on: another number of
+    outputs, unknown labels, or (``warm_start``) other classes."""
+    classes = estimator.classes_
+    if y.ndim != 2 or y.shape[1] != len(classes):
+        raise ValueError(
+            f"This classifier has {len(classes)} outputs (a multiclass-"
+            f"multioutput target); y has shape {y.shape}."
+        )
+    exact = estimator.warm_start and not incremental
+    for k, output_classes in enumerate(classes):
+        labels = unique_labels(y[:, k])
+        if exact and set(labels) != set(output_classes):
+            raise ValueError(
+                "warm_start can only be used where `y` has the same classes as "
+                f"in the previous call to fit. Output {k} previously had "
+                f"{output_classes}, `y` has {labels}."
+            )
+        if len(np.setdiff1d(labels, output_classes, assume_unique=True)):
+            raise ValueError(
+                f"Output {k} of `y` has classes not in `self.classes_[{k}]`: "
+                f"{np.setdiff1d(labels, output_classes, assume_unique=True)}; "
+                f"`self.classes_[{k}]` is {output_classes}."
+            )
+
+
+def encode_multioutput(y, classes, dtype):
+    """One-hot targets per output, side by side: output ``k``'s classes
+    take ``len(classes[k])`` columns, after those of the outputs before it.
+
+    Parameters
+    ----------
+    y : ndarray of shape (n_samples, n_outputs)
+        Labels, each column among its output's classes.
+    classes : list of ndarray of shape (n_classes_k,)
+    dtype : numpy dtype
+
+    Returns
+    -------
+    Y : ndarray of shape (n_samples, sum_k n_classes_k)
+    """
+    n_samples = y.shape[0]
+    Y = np.zeros((n_samples, sum(len(c) for c in classes)), dtype=dtype)
+    rows, offset = np.arange(n_samples), 0
+    for k, output_classes in enumerate(classes):
+        Y[rows, offset + np.searchsorted(output_classes, y[:, k])] = 1
+        offset += len(output_classes)
+    return Y
+
+
+def split_groups(outputs, classes):
+    """The columns of each output, as a list of views of ``outputs``
+    (n_samples, sum_k n_classes_k) of shapes (n_samples, n_classes_k)."""
+    ends = np.cumsum([len(c) for c in classes])
+    return np.split(outputs, ends[:-1], axis=1)
+
+
+def multioutput_labels(outputs, classes):
+    """Each output's class of largest output (the first on ties), as
+    scikit-learn's multi-output trees predict.
+
+    Returns
+    -------
+    y : ndarray of shape (n_samples, n_outputs)
+        Of the classes' dtype, or their common one (object for mixed types).
+    """
+    dtypes = {c.dtype for c in classes}
+    try:
+        dtype = np.result_type(*dtypes)
+    except TypeError:  # e.g. numbers and strings: NumPy promotes neither
+        dtype = np.dtype(object)
+    y = np.empty((outputs.shape[0], len(classes)), dtype=dtype)
+    for k, group in enumerate(split_groups(outputs, classes)):
+        y[:, k] = classes[k].take(group.argmax(axis=1))
+    return y
+
+
+def exact_match_accuracy(y_true, y_pred, sample_weight=None):
+    """Share of the samples whose every output is right (subset accuracy).
+
+    scikit-learn's ``accuracy_score`` refuses multiclass-multioutput
+    targets; this is :meth:`sklearn.multioutput.MultiOutputClassifier.score`,
+    weighted by ``sample_weight`` when given.
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n_samples, n_outputs)
+    y_pred : ndarray of shape (n_samples, n_outputs)
+    sample_weight : array-like of shape (n_samples,), default=None
+
+    Returns
+    -------
+    score : float
+    """
+    y_true = np.asarray(y_true)
+    if y_true.shape != y_pred.shape:
+        raise ValueError(
+            f"y has shape {y_true.shape}; this classifier's predictions have "
+            f"shape {y_pred.shape} (one column per output)."
+        )
+    return float(np.average(np.all(y_true == y_pred, axis=1), weights=sample_weight))

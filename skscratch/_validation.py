@@ -83,7 +83,7 @@ def _evaluate_validation(estimator, trainer, X, Y, y, sample_weight):
     score, loss : float
         NaN for either when the predictions are not finite.
     """
-    outputs = trainer.predict(X, estimator.out_activation_)
+    outputs = trainer.predict(X, estimator._output_function())
     loss = estimator._loss()
     weight_sum = X.shape[0] if sample_weight is None else sample_weight.sum()
     with np.errstate(all="ignore"):

@@ -38,7 +38,8 @@ False keeps the matrix; ``"columns"`` gives one output per class),
 Every built-in hidden activation converts, one per hidden layer when
 ``activation`` is a tuple (mish as ``z * tanh(softplus(z))``, since ONNX's
 ``Mish`` needs opset 18); a :class:`~skscratch.CustomActivation` does not
-(ONNX cannot run Python code): converting raises ``NotImplementedError``.
+(ONNX cannot run Python code): converting raises ``NotImplementedError``,
+as it does for a multiclass-multioutput classifier.
 onnxruntime has no float64 kernel for ``Elu``, ``Softplus`` and ``Erf``, and
 ``LeakyRelu`` takes its slope as a float32 attribute; so a float64 graph
 writes leaky_relu, elu, softplus and mish with elementary operators, and
@@ -66,7 +67,7 @@ except ImportError as exc:  # pragma: no cover - exercised without the extra
         'exported models). Install them with: pip install "skscratch[onnx]"'
     ) from exc
 
-from . import _namespaces
+from . import _namespaces, _targets
 from ._base import HIDDEN_ACTIVATIONS
 from ._classifier import MLPClassifier, ScratchMLPClassifier
 from ._regressor import MLPRegressor, ScratchMLPRegressor
@@ -340,8 +341,19 @@ def _label_classes(scope, model):
     )
 
 
+def _check_single_output(model):
+    # Its outputs would be a list of probability matrices, which neither
+    # this converter nor skl2onnx's classifier parser (zipmap) writes.
+    if _targets.is_multioutput(model):
+        raise NotImplementedError(
+            "skscratch.onnx cannot convert a multiclass-multioutput "
+            "classifier (fitted on a y with one column of labels per output)."
+        )
+
+
 def _classifier_shapes(operator):
     """Shape calculator: ``label`` and ``probabilities``."""
+    _check_single_output(operator.raw_operator)
     check_input_and_output_numbers(operator, input_count_range=1, output_count_range=2)
     _check_input(operator)
     model = operator.raw_operator
@@ -362,6 +374,7 @@ def _convert_classifier(scope, operator, container):
     and ``predict_proba`` compute them."""
     model = operator.raw_operator
     _check_opset(container)
+    _check_single_output(model)
     if len(model.classes_) < 2 and not _is_multilabel(model):
         raise ValueError(
             "This classifier was fitted on a single class; it always predicts "

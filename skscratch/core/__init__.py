@@ -45,6 +45,7 @@ from .activations import (
     ACTIVATIONS,
     Activation,
     CustomActivation,
+    GroupedSoftmax,
     check_derivative,
     get_activation,
 )
@@ -52,7 +53,7 @@ from .gradcheck import GradientCheck, check_gradients
 from .initializers import glorot_uniform, init_bound
 from .layers import ActivationLayer, Dense, Dropout, Layer
 from .lbfgs import minimize_lbfgs
-from .losses import LOSSES, Loss, get_loss
+from .losses import LOSSES, GroupedLogLoss, Loss, get_loss
 from .network import Network, build_mlp
 from .optimizers import (
     SGD,
@@ -76,6 +77,8 @@ __all__ = [
     "Dense",
     "Dropout",
     "GradientCheck",
+    "GroupedLogLoss",
+    "GroupedSoftmax",
     "Layer",
     "LearningRateSchedule",
     "Loss",

@@ -244,6 +244,82 @@ class Softmax(Activation):
         return grad
 
 
+class GroupedSoftmax(Activation):
+    """Softmax within each group of consecutive columns.
+
+    The output layer of a multiclass-multioutput classifier: output ``k`` owns
+    ``group_sizes[k]`` consecutive columns, one per class, and each row of
+    each group is a probability distribution over that output's classes,
+    independent of the other groups. Per group, ``f(z)_c = exp(z_c) /
+    sum_{j in group} exp(z_j)``, shifted by the group's maximum so that
+    nothing overflows.
+
+    The Jacobian is block diagonal, one softmax Jacobian ``diag(a) - a a^T``
+    per group, so backward is :class:`Softmax`'s with the dot product taken
+    within each group: ``a * (g - (a . g)_group)``. Paired with the summed
+    cross-entropy of the groups
+    (:class:`skscratch.core.losses.GroupedLogLoss`), the derivative with
+    respect to the scores is again ``a - y``.
+
+    Parameters
+    ----------
+    group_sizes : sequence of int
+        Number of columns of each group, in order; each at least 1.
+    """
+
+    name = "grouped_softmax"
+
+    def __init__(self, group_sizes):
+        sizes = tuple(int(size) for size in group_sizes)
+        if not sizes or min(sizes) < 1:
+            raise ValueError(
+                f"group_sizes must be a non-empty sequence of positive "
+                f"integers; got {tuple(group_sizes)!r}."
+            )
+        self.group_sizes = sizes
+        # First column of each group: where NumPy's reduceat starts a block.
+        self._starts = np.cumsum((0, *sizes[:-1]))
+
+    def _per_column(self, per_group):
+        """Each group's value (n_samples, n_groups) repeated over its
+        columns (n_samples, sum(group_sizes))."""
+        return np.repeat(per_group, self.group_sizes, axis=1)
+
+    def _check_width(self, z):
+        if z.shape[1] != sum(self.group_sizes):
+            raise ValueError(
+                f"GroupedSoftmax{self.group_sizes} needs "
+                f"{sum(self.group_sizes)} columns, got {z.shape[1]}."
+            )
+
+    def forward(self, z, out):
+        self._check_width(z)
+        group_max = np.maximum.reduceat(z, self._starts, axis=1)
+        np.subtract(z, self._per_column(group_max), out=out)
+        np.exp(out, out=out)
+        out /= self._per_column(np.add.reduceat(out, self._starts, axis=1))
+        return out
+
+    def backward(self, grad, a, z=None):
+        self._check_width(grad)
+        group_dot = np.add.reduceat(grad * a, self._starts, axis=1)
+        grad -= self._per_column(group_dot)
+        grad *= a
+        return grad
+
+    def __eq__(self, other):
+        # Equal groups, equal function: a pickled copy is "the same".
+        if type(other) is not type(self):
+            return NotImplemented
+        return self.group_sizes == other.group_sizes
+
+    def __hash__(self):
+        return hash((type(self), self.group_sizes))
+
+    def __repr__(self):
+        return f"{type(self).__name__}({self.group_sizes})"
+
+
 class LeakyReLU(Activation):
     """``f(z) = z if z > 0 else 0.01 z`` and ``f'(z) = 1 if z > 0 else 0.01``.
 

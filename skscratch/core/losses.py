@@ -3,7 +3,7 @@ gradient simple.
 
 A network's last dense layer produces raw scores ``Z``; the output activation
 turns them into predictions ``P = g(Z)`` and the loss compares ``P`` with the
-targets ``Y``. For the four pairs below, the derivative of the loss with
+targets ``Y``. For the five pairs below, the derivative of the loss with
 respect to ``Z`` collapses to the prediction error ``P - Y`` (the loss is the
 negative log-likelihood of an exponential family and ``g`` its canonical
 inverse link), so backpropagation never needs the Jacobian of ``g``:
@@ -15,7 +15,13 @@ loss                   output activation   per-sample loss ``l_i``
 ``log_loss``           softmax             ``- sum_k y_ik log p_ik``
 ``binary_log_loss``    logistic            ``- sum_k [y log p + (1-y) log(1-p)]``
 ``poisson``            exp                 ``sum_k [y log(y/p) - y + p]``
+``grouped_log_loss``   grouped softmax     ``- sum_k y_ik log p_ik``
 =====================  ==================  =================================
+
+The last, :class:`GroupedLogLoss`, is one softmax and its cross-entropy per
+group of columns (one group per output of a multiclass-multioutput
+classifier), the groups' losses summed; it takes the group sizes, so it is
+built where needed rather than listed in :data:`LOSSES`.
 
 The squared error averages over outputs (as scikit-learn reports it), so its
 gradient is ``(P - Y) / n_outputs``; the others sum over outputs and their
@@ -47,7 +53,7 @@ Every loss object has the same two methods:
 import numpy as np
 from scipy.special import xlogy
 
-from .activations import get_activation
+from .activations import GroupedSoftmax, get_activation
 
 
 def _clip_probabilities(p):
@@ -201,6 +207,45 @@ class LogLoss(Loss):
         # no need for xlogy's test of every element (about 40% faster).
         log_p = np.log(_clip_probabilities(y_pred))
         return -np.einsum("ij,ij->i", y_true, log_p)
+
+
+class GroupedLogLoss(LogLoss):
+    """Cross-entropy of one softmax per output, summed over the outputs
+    (multiclass-multioutput classification).
+
+    Output ``k`` owns ``group_sizes[k]`` consecutive columns of the one-hot
+    targets and of the scores;
+    :class:`~skscratch.core.activations.GroupedSoftmax` turns each group of
+    scores into that output's class probabilities. Per sample,
+    ``l_i = - sum_k sum_{c in group k} y_ic log p_ic``: each output's
+    log-loss, summed. Each group is a canonical pair
+    (softmax and its cross-entropy), and the groups do not interact, so the
+    gradient with respect to the scores is ``p - y`` as for
+    :class:`LogLoss`. With a single group it is :class:`LogLoss`.
+
+    Parameters
+    ----------
+    group_sizes : sequence of int
+        Number of classes of each output, in column order.
+    """
+
+    name = "grouped_log_loss"
+    activation_name = "grouped_softmax"
+
+    def __init__(self, group_sizes):
+        self._activation = GroupedSoftmax(group_sizes)
+
+    @property
+    def group_sizes(self):
+        """tuple of int: the number of columns of each output."""
+        return self._activation.group_sizes
+
+    @property
+    def activation(self):
+        return self._activation
+
+    def __repr__(self):
+        return f"{type(self).__name__}({self.group_sizes})"
 
 
 class BinaryLogLoss(Loss):

@@ -188,6 +188,52 @@ def softmax_derivative(z, a):
     return a[:, :, None] * eye - a[:, :, None] * a[:, None, :]
 
 
+def grouped_softmax(z, group_sizes):
+    """Softmax within each group of consecutive columns (one group per output
+    of a multiclass-multioutput classifier)."""
+    xp = array_namespace(z)
+    groups, start = [], 0
+    for size in group_sizes:
+        groups.append(softmax(z[:, start : start + size]))
+        start += size
+    return xp.concat(groups, axis=1)
+
+
+def grouped_softmax_derivative(z, a, group_sizes):
+    """Block-diagonal Jacobian, shape (n, k, k): softmax's ``diag(a) - a a^T``
+    within each group, 0 between groups (they do not interact)."""
+    xp = array_namespace(a)
+    owner = [k for k, size in enumerate(group_sizes) for _ in range(size)]
+    owner = xp.asarray(owner, device=device(a))
+    same_group = xp.astype(owner[:, None] == owner[None, :], a.dtype)
+    return softmax_derivative(z, a) * same_group
+
+
+class _GroupedSoftmax(_Softmax):
+    """Softmax over each group of ``group_sizes`` columns: its pair of
+    functions with the group sizes filled in."""
+
+    def __init__(self, group_sizes):
+        self.name = "grouped_softmax"
+        self.group_sizes = tuple(int(size) for size in group_sizes)
+
+    def forward(self, z):
+        return grouped_softmax(z, self.group_sizes)
+
+    def derivative(self, z, a):
+        return grouped_softmax_derivative(z, a, self.group_sizes)
+
+    def __repr__(self):
+        return f"Activation('grouped_softmax', group_sizes={self.group_sizes})"
+
+
+def grouped_softmax_activation(group_sizes):
+    """The grouped softmax for ``group_sizes`` (columns of each group, in
+    order), as an :class:`Activation` whose backward is a Jacobian-vector
+    product."""
+    return _GroupedSoftmax(group_sizes)
+
+
 ACTIVATIONS = {
     **{
         name: Activation(name, globals()[name], globals()[name + "_derivative"])

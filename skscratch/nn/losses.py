@@ -25,9 +25,15 @@ huber              identity    ``mean_k huber_delta(p - y)``           clip/K
 =================  ==========  ======================================  ==========
 
 (``K`` is the number of outputs: those losses average over outputs.)
+
+A multiclass-multioutput classifier has one softmax per output, each over
+its own group of columns: :func:`grouped_log_loss` sums the groups'
+cross-entropies, ``-sum_k y log p`` over all columns again, and each group
+being a canonical pair, ``dl/dz = p - y`` still.
 """
 
 from ._xp import array_namespace, device
+from .activations import grouped_softmax_activation
 
 
 def _clip(p):
@@ -58,8 +64,8 @@ class Loss:
     Parameters
     ----------
     name : str
-    activation : str
-        Name of the paired output activation.
+    activation : str or Activation
+        The paired output activation, or its name.
     per_sample : callable
         ``(Y, P) -> l`` with Y, P of shape (n, K) and l of shape (n,).
     gradient : callable
@@ -142,6 +148,17 @@ def huber_loss(delta=1.0):
         "identity",
         lambda Y, P: huber(Y, P, delta),
         lambda Y, P: huber_gradient(Y, P, delta),
+    )
+
+
+def grouped_log_loss(group_sizes):
+    """One softmax per group of columns, their cross-entropies summed
+    (multiclass-multioutput); ``group_sizes``: the classes of each output."""
+    return Loss(
+        "grouped_log_loss",
+        grouped_softmax_activation(group_sizes),
+        log_loss,
+        canonical_gradient,
     )
 
 
