@@ -387,15 +387,20 @@ def test_clone_pickle_and_skops(iris):
     np.testing.assert_array_equal(restored.predict(X), clf.predict(X))
     np.testing.assert_array_equal(restored.predict_proba(X)[1], clf.predict_proba(X)[1])
     restored.partial_fit(X, y)  # still trainable
-    skops = pytest.importorskip("skscratch.skops")
+    pytest.importorskip("skops")
+    import skscratch.skops as skops
+
     loaded = skops.loads(skops.dumps(clf))
     np.testing.assert_array_equal(loaded.predict(X), clf.predict(X))
     assert [c.tolist() for c in loaded.classes_] == [c.tolist() for c in clf.classes_]
 
 
 def test_onnx_export_is_a_clear_error(iris):
-    pytest.importorskip("skscratch.onnx")
+    pytest.importorskip("skl2onnx")
+    pytest.importorskip("onnx")
     from skl2onnx import to_onnx
+
+    import skscratch.onnx  # noqa: F401 (registers the converters)
 
     X, y = iris
     clf = MLPClassifier(hidden_layer_sizes=(4,), max_iter=5).fit(X, y)

@@ -84,15 +84,15 @@ def test_every_python_block_runs(page, tmp_path, monkeypatch):
     namespace = {"__name__": "__main__"}
     skipped = []
     for number, block in enumerate(blocks, start=1):
-        if skipped:  # a later block may use what a skipped one defines
-            skipped.append(f"block {number}: after a skipped block")
-            continue
         try:
             exec(compile(block, f"{page} block {number}", "exec"), namespace)
-        except ImportError as exc:
-            if not _needs_an_extra(exc):
+        except (ImportError, NameError) as exc:
+            if skipped:  # it may need what a skipped block defines or needs
+                skipped.append(f"block {number}: after a skipped block ({exc})")
+            elif isinstance(exc, ImportError) and _needs_an_extra(exc):
+                skipped.append(f"block {number}: {exc}")
+            else:
                 raise
-            skipped.append(f"block {number}: {exc}")
     if skipped:
         pytest.skip(f"{page}: ran {len(blocks) - len(skipped)}; " + "; ".join(skipped))
 
