@@ -432,6 +432,12 @@ def inputs_on_host(estimator, X, y, sample_weight, first_pass):
     X, y, sample_weight
         NumPy arrays where they were arrays of another library.
     """
+    if not supported() and get_config().get("array_api_dispatch") and _foreign_array(X):
+        raise ValueError(
+            "Training on arrays of another library under array_api_dispatch "
+            "needs scikit-learn 1.9 or newer (its sklearn.utils._array_api."
+            "move_to). Upgrade scikit-learn, or pass NumPy arrays."
+        )
     space = namespace_of(X)
     if not first_pass:
         fitted = fitted_namespace(estimator)
@@ -499,8 +505,7 @@ def state_from_host(state):
     name, device_name, moved = where
     try:
         xp = importlib.import_module(name)
-        devices = {str(d): d for d in xp.__array_namespace_info__().devices()}
-        target = devices[device_name]
+        target = _device_named(xp, device_name)
     except Exception as exc:  # no such library or device on this machine
         warnings.warn(
             f"This model was fitted on {name} ({device_name}), which is not "
@@ -518,6 +523,18 @@ def state_from_host(state):
         key: _converted(value, back) if key in moved else value
         for key, value in state.items()
     }
+
+
+def _device_named(xp, name):
+    """The device of namespace ``xp`` that prints as ``name``: the name
+    itself where the library takes names ("cuda:0"), else one of the
+    devices it lists."""
+    try:
+        xp.asarray(np.zeros(1), device=name)
+        return name
+    except Exception:  # a device object, or no such device
+        devices = {str(d): d for d in xp.__array_namespace_info__().devices()}
+        return devices[name]
 
 
 def _holds_foreign(value):

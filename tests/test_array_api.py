@@ -367,3 +367,16 @@ def test_skops_round_trip_of_a_torch_fitted_model():
         np.testing.assert_array_equal(
             _host(back.predict_proba(X_t)), _host(est.predict_proba(X_t))
         )
+
+
+def test_dispatch_needs_scikit_learn_1_9(monkeypatch):
+    torch = pytest.importorskip("torch")
+    X, y = _classification()
+    monkeypatch.setattr(_namespaces, "move_to", None)  # as scikit-learn < 1.9
+    est = MLPClassifier(max_iter=2, random_state=0)
+    with (
+        config_context(array_api_dispatch=True),
+        pytest.raises(ValueError, match="needs scikit-learn 1.9"),
+    ):
+        est.fit(torch.asarray(X), torch.asarray(y))
+    assert not hasattr(est, "coefs_")
