@@ -25,9 +25,12 @@ from threadpoolctl import threadpool_info, threadpool_limits
 from skscratch import (
     ScratchMLPClassifier,
     _base,
+    _engines,
+    _namespaces,
     _solvers,
     _state,
     _stochastic,
+    _targets,
     _validation,
 )
 from skscratch import _lbfgs as lbfgs_module
@@ -420,7 +423,17 @@ def test_reading_an_estimator_while_it_is_refitted():
 # The files whose every line _between_every_line checks: the fit's own code.
 _FIT_FILES = {
     module.__file__
-    for module in (_base, lbfgs_module, _solvers, _state, _stochastic, _validation)
+    for module in (
+        _base,
+        _engines,
+        lbfgs_module,
+        _namespaces,
+        _solvers,
+        _state,
+        _stochastic,
+        _targets,
+        _validation,
+    )
 }
 
 
