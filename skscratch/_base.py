@@ -385,9 +385,8 @@ class _BaseScratchMLP(_SklearnCallbackSupport, BaseEstimator, ABC):
         if isinstance(network, _namespaces.NamespaceNetwork):
             X = _namespaces.on_host(X)  # checked on the host, as in fit
             if check_input:
-                X = self._check_data(
-                    X, accept_sparse=False, dtype=network.host_dtype, reset=False
-                )
+                dtype = _namespaces.host_dtype(self)
+                X = self._check_data(X, accept_sparse=False, dtype=dtype, reset=False)
             return _engines.predict(network, network.net.asarray(X), None)
         dtype = self.coefs_[0].dtype
         if check_input:

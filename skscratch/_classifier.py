@@ -6,7 +6,7 @@ from sklearn.metrics import accuracy_score
 from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, column_or_1d
+from sklearn.utils.validation import column_or_1d
 
 from . import _namespaces, _targets
 from ._base import (
@@ -374,21 +374,9 @@ class MLPClassifier(ClassifierMixin, _BaseScratchMLP):
             multioutput models, a list with one array of shape
             (n_samples, n_classes_k) per output.
         """
-        proba = self._forward(X, method="predict_proba")
-        if _targets.is_multioutput(self):
-            groups = _targets.split_groups(proba, self.classes_)
-            return [_namespaces.like_input(group.copy(), X) for group in groups]
-        if self.out_activation_ == "logistic":
-            # The logistic function rounds to exactly 0 or 1 far from the
-            # decision boundary; keep each label's probability strictly inside
-            # (0, 1) so that its log and its complement stay informative.
-            eps = np.finfo(proba.dtype).eps
-            np.clip(proba, eps, 1 - eps, out=proba)
-            if self._one_logistic_per_class():
-                proba /= proba.sum(axis=1, keepdims=True)
-        if self.n_outputs_ == 1:
-            p = proba[:, 0]
-            proba = np.column_stack([1 - p, p])
+        proba = self._probabilities(X, "predict_proba")
+        if isinstance(proba, list):
+            return [_namespaces.like_input(p, X) for p in proba]
         return _namespaces.like_input(proba, X)
 
     def predict_log_proba(self, X):
@@ -403,14 +391,33 @@ class MLPClassifier(ClassifierMixin, _BaseScratchMLP):
         log_proba : ndarray of shape (n_samples, n_classes) or list of ndarray
             A list, one array per output, for multiclass-multioutput models.
         """
-        check_is_fitted(self)
-        _namespaces.check_same_namespace(self, X, "predict_log_proba")
-        proba = self.predict_proba(X)
+        proba = self._probabilities(X, "predict_log_proba")
         groups = proba if isinstance(proba, list) else [proba]
         with np.errstate(divide="ignore"):
-            logs = [np.log(p, out=p) for p in map(_namespaces.on_host, groups)]
-        logs = [_namespaces.like_input(log, X) for log in logs]
+            logs = [_namespaces.like_input(np.log(p, out=p), X) for p in groups]
         return logs if isinstance(proba, list) else logs[0]
+
+    def _probabilities(self, X, method):
+        """:meth:`predict_proba`'s result as NumPy arrays, before it goes to
+        ``X``'s namespace (so that its logarithm is taken on the host too);
+        ``method`` names the caller in errors."""
+        proba = self._forward(X, method=method)
+        if _targets.is_multioutput(self):
+            return [
+                group.copy() for group in _targets.split_groups(proba, self.classes_)
+            ]
+        if self.out_activation_ == "logistic":
+            # The logistic function rounds to exactly 0 or 1 far from the
+            # decision boundary; keep each label's probability strictly inside
+            # (0, 1) so that its log and its complement stay informative.
+            eps = np.finfo(proba.dtype).eps
+            np.clip(proba, eps, 1 - eps, out=proba)
+            if self._one_logistic_per_class():
+                proba /= proba.sum(axis=1, keepdims=True)
+        if self.n_outputs_ == 1:
+            p = proba[:, 0]
+            proba = np.column_stack([1 - p, p])
+        return proba
 
     def score(self, X, y, sample_weight=None):
         """Mean accuracy on the given data and labels.

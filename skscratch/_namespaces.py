@@ -194,11 +194,6 @@ class NamespaceNetwork:
         return self.net.params
 
     @property
-    def host_dtype(self):
-        """The parameters' dtype, as NumPy's."""
-        return on_host(self.params[:0]).dtype
-
-    @property
     def n_weights(self):
         return self.net.n_weights
 

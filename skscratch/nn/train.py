@@ -49,8 +49,9 @@ def train(
         Each epoch's weighted mean of its batches' objectives.
     """
     xp, n = array_namespace(X), X.shape[0]
-    w = xp.ones(n, dtype=X.dtype, device=device(X))
-    w = w if sample_weight is None else sample_weight
+    w = sample_weight
+    if sample_weight is None:
+        w = xp.ones(n, dtype=X.dtype, device=device(X))
     order, curve, best, stalled = np.arange(n), [], np.inf, 0
     for _ in range(epochs):
         if shuffle:
